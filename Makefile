@@ -1,0 +1,35 @@
+# Every target does its own set-up on a fresh machine.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+APT_STAMP := $(VENV)/.apt-installed
+# Debian tools the tests drive (mlir-opt for the psg text, graphviz for pictures).
+APT_PACKAGES := graphviz
+
+.PHONY: install demo test apt clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+apt: $(APT_STAMP)
+
+$(APT_STAMP): $(STAMP)
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(APT_PACKAGES) >/dev/null; \
+	else echo "WARNING: not root or no apt-get: Debian packages ($(APT_PACKAGES)) not installed; tests that need them will skip loudly"; fi
+	touch $(APT_STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/nanopass demo
+
+test: $(STAMP) $(APT_STAMP)
+	$(PY) -m pytest -q -n 2
+
+clean:
+	rm -rf $(VENV) build *.egg-info

@@ -1,0 +1,1 @@
+"""Code generators that lower a PSG through the zipper (`nanopass.backends`)."""

@@ -1,0 +1,1 @@
+"""MLIR dialects defined with xDSL (`nanopass.dialects`)."""

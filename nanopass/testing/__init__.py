@@ -1,0 +1,1 @@
+"""Support for users' own pass tests (hypothesis strategies, interpreters)."""

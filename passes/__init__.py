@@ -1,0 +1,1 @@
+"""Passes and analyses over the PSG (`nanopass.passes`), one per file."""
