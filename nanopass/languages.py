@@ -7,17 +7,52 @@ Read top to bottom, this file is the pipeline:
                  mutable locals are SSA values, `query` is a map, `async` has
                  explicit suspension points
 
-Value conventions shared by every language:
+Value conventions shared by every language (the front end builds them, the
+interpreter runs them, passes preserve them):
 
-* ``const`` carries ``value`` and its ``type`` name (int, int64, uint8, float,
-  float32, bool, unit, string).
-* ``prim`` is a scalar operator named by ``op``: ``+ - * / % = <> < <= > >=
-  &&& ||| ^^^ <<< >>> not neg`` (``&&`` and ``||`` are lowered to ``if``).
-* ``ref`` names a top-level declaration or an intrinsic (``Array.map``).
-* A ``match`` arm is a region whose params bind the pattern's variables in
-  the order the pattern lists them; ``patterns`` holds one pattern tree per
-  arm (see `nanopass.patterns`), ``guards`` one flag per arm; an arm with a
-  guard owns two regions, guard then body, both over the same bindings.
+* ``const``: ``value`` and its ``type`` name (int, int64, uint8, float,
+  float32, bool, unit, string); unit's value is ``None``.
+* ``prim``: a scalar operator named by ``op``: ``+ - * / % = <> < <= > >=
+  &&& ||| ^^^ <<< >>> not neg``; ``&&`` / ``||`` are lowered to ``if``.
+  Its optional ``type`` names the operand type (elaboration fills it).
+* ``ref``: a top-level declaration or an intrinsic by ``name`` (``Array.map``,
+  ``sqrt``, ``fst``, ``Actor.start`` is not one: actors are ``actor`` nodes).
+* ``func``: ``name``, ``params`` (tuple of names); its region's params are the
+  curried parameters and its result is the body's value.  ``attributes`` is a
+  tuple of ``(name, args)`` pairs, e.g. ``(("Pure", ()), ("Cost", (38,)))``;
+  ``rec_group`` names the ``let rec ... and ...`` group.
+* ``extern``: ``name``, ``arity`` (curried parameter count), ``pure`` (bool),
+  ``cost`` (int, default 1), ``resource`` (str).  Types ride in the ``types``
+  annotation table of every declaration and value.
+* ``apply``: operand 0 is the callee, the rest are arguments (curried; fewer
+  than the arity is a partial application).
+* ``lambda``: a closure; its region params are its parameters.  Nested regions
+  read outer values directly by id (closures capture by reference to the id).
+* ``tuple``/``proj {index}``; ``record {type, fields}`` with one operand per
+  field name, ``field {name}``, ``with {fields}`` (operand 0 the record, then
+  one operand per named field); ``union {type, case}`` with the payload as
+  operands (options are type ``option``, cases ``Some`` / ``None``);
+  ``array``/``list`` literals; ``cons`` (head, tail).
+* ``index``: (array, i) or (array, i, j); ``store``: (array, i[, j], value).
+* ``if``: then and else regions, each yielding one value (a missing else
+  yields unit).  ``while``: a condition region yielding a bool and a body
+  region.  ``for``: (lo, hi) inclusive, body param is the index.
+  ``foreach``: (xs), body param is the element.  Loop bodies yield nothing.
+* ``var``/``load``/``assign``: a ``let mutable`` cell, reading it, writing it.
+* ``async``: its region is the computation; ``bind`` (let!/do!) waits for an
+  Async operand; the region's result is ``return``'s value.
+* ``query``: (source) with a region over one param yielding the selected value;
+  the result is a container of the source's kind.
+* ``actor``: (init) with a handler region over (state, msg) yielding
+  (new state, reply); ``post`` (actor, msg) waits for the reply; ``tell``
+  (actor, msg) does not.
+* ``match``: one region per arm whose params bind the pattern's variables in
+  the order they appear, left to right.  ``patterns`` holds one pattern tree
+  per arm, ``guards`` one bool per arm; an arm with a guard owns two regions,
+  guard (yielding a bool) then body, over the same bindings.  Pattern trees
+  are nested tuples: ``("wild",)``, ``("bind", name)``, ``("lit", value,
+  type)``, ``("tuple", p...)``, ``("case", name, p...)`` (union cases, ``Some``
+  and ``None`` too), ``("nil",)``, ``("cons", head, tail)``.
 """
 
 from __future__ import annotations
@@ -41,7 +76,7 @@ _VALUES = (
     kind("token", doc="a region's entry effect token"),
     kind("const", attributes=("value", "type")),
     kind("ref", attributes=("name",), doc="a top-level symbol or an intrinsic"),
-    kind("prim", operands="+", attributes=("op",)),
+    kind("prim", operands="+", attributes=("op",), optional=("type",)),
     kind("lambda", regions=1, optional=("name",)),
     kind("tuple", operands="*"),
     kind("proj", operands=1, attributes=("index",)),
