@@ -102,7 +102,8 @@ class Language:
 
     def delta(self, name: str, add: Iterable[Kind] = (), remove: Iterable[str] = ()) -> "Language":
         """``remove`` then ``extend`` in one step."""
-        return self.remove(name, *remove).extend(name, *add) if remove else self.extend(name, *add)
+        kinds = self.remove(name, *remove).kinds if remove else self.kinds
+        return Language(name, kinds.update({k.name: k for k in add}), self.name)
 
     def __contains__(self, kind_name: str) -> bool:
         return kind_name in self.kinds

@@ -58,6 +58,17 @@ def _convert_option(pass_cls: type[Pass], field: attrs.Attribute, raw: str, text
         ) from None
 
 
+def _load_pass_registry() -> None:
+    """Discover the bundled passes on first use of a name not yet registered.
+
+    The core never imports the passes layer at module level; this runtime
+    discovery is what an entry-point plugin lookup would be.
+    """
+    import importlib
+
+    importlib.import_module("nanopass.passes")
+
+
 def _describe_expected(expected: Iterable[str]) -> str:
     words = {"NAME": "a pass or option name", "COMMA": "','", "LBRACE": "'{'", "RBRACE": "'}'",
              "EQUAL": "'='", "WORD": "a value", "STRING": "a quoted value", "$END": "end of text"}
@@ -130,6 +141,8 @@ class Pipeline:
     @staticmethod
     def _build_pass(text: str, spec: lark.Tree) -> Pass:
         name_tok = spec.children[0]
+        if str(name_tok) not in PASSES:
+            _load_pass_registry()
         pass_cls = PASSES.get(str(name_tok))
         if pass_cls is None:
             known = ", ".join(sorted(PASSES)) or "none registered"

@@ -1,0 +1,212 @@
+"""The `nanopass` command line (also `python -m nanopass`).
+
+Every user error is printed as a located diagnostic and exits 1; usage errors
+exit 2 (argparse); a bug inside nanopass prints one line asking for a report
+and exits 70, never a traceback.  Output files are written atomically.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Sequence
+
+from nanopass.diagnostics import Diagnostic, DiagnosticError, Span
+
+EXIT_DIAGNOSTIC = 1
+EXIT_INTERNAL = 70
+
+
+def _read_text(path: str) -> str | bytes:
+    try:
+        data = Path(path).read_bytes()
+    except OSError as err:
+        raise DiagnosticError(Diagnostic(Span(path, 0, 0), f"cannot read file: {err.strerror}")) from None
+    return data
+
+
+def write_atomically(path: str, text: str) -> None:
+    """Write ``text`` to ``path`` so that a failure never leaves half a file."""
+    target = Path(path)
+    tmp = target.with_name(f".{target.name}.tmp{os.getpid()}")
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, target)
+    except OSError as err:
+        tmp.unlink(missing_ok=True)
+        raise DiagnosticError(Diagnostic(Span(path, 0, 0), f"cannot write file: {err.strerror}")) from None
+
+
+def load_program(path: str):
+    """A graph from a `.clef` source file or a `.mlir` psg file."""
+    data = _read_text(path)
+    if path.endswith(".mlir"):
+        from nanopass.mlir import from_mlir
+
+        text = _decode(data, path)
+        return from_mlir(text, filename=path)
+    from nanopass.frontend import parse
+
+    return parse(data, filename=path)
+
+
+def _decode(data: bytes, path: str) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = data[: err.start].count(b"\n") + 1
+        col = err.start - (data.rfind(b"\n", 0, err.start) + 1) + 1
+        raise DiagnosticError(Diagnostic(Span(path, line, col, line, col + 1),
+                                         "the file is not valid UTF-8")) from None
+
+
+# -- commands -------------------------------------------------------------------------
+def cmd_passes(args: argparse.Namespace) -> int:
+    from nanopass.driver import registered_passes
+
+    for pass_cls in registered_passes():
+        options = ", ".join(
+            f"{name}: {type(field.default).__name__} = {field.default!r}" for name, field in pass_cls.options().items()
+        )
+        line = f"{pass_cls.name:<16} {pass_cls.input_language.name} -> {pass_cls.output_language.name}"
+        print(line + (f"  {{{options}}}" if options else ""))
+        doc = (pass_cls.__doc__ or "").strip().splitlines()
+        if doc:
+            print(f"{'':<16} {doc[0]}")
+    return 0
+
+
+def cmd_opt(args: argparse.Namespace) -> int:
+    from nanopass.driver import default_pipeline
+    from nanopass.mlir import to_mlir
+    from nanopass.pipeline import Pipeline
+
+    graph = load_program(args.file)
+    pipeline = Pipeline.parse(args.pipeline) if args.pipeline is not None else (
+        default_pipeline() if not args.file.endswith(".mlir") else Pipeline())
+    result = pipeline.run(
+        graph,
+        verify_each=not args.no_verify,
+        validate=args.validate,
+        print_after_all=args.print_after_all,
+        print_after=args.print_after or (),
+        reproducer=args.reproducer,
+        out=sys.stderr,
+    )
+    text = to_mlir(result.graph)
+    if args.output:
+        write_atomically(args.output, text + "\n")
+    else:
+        sys.stdout.write(text + "\n")
+    for verdict in result.verdicts:
+        print(str(verdict))
+    if args.timing:
+        print(result.timing_report(), file=sys.stderr)
+    if args.statistics:
+        print(result.statistics_report(), file=sys.stderr)
+    for diagnostic in result.diagnostics:
+        print(diagnostic.render(), file=sys.stderr)
+    return EXIT_DIAGNOSTIC if any(v.status == "counterexample" for v in result.verdicts) else 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    load_program(args.file)
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from nanopass.driver import profile, run
+
+    graph = load_program(args.file)
+    try:
+        call_args = json.loads(args.args)
+    except json.JSONDecodeError as err:
+        source = args.args
+        raise DiagnosticError(Diagnostic(Span("<--args>", err.lineno, err.colno, err.lineno, err.colno + 1),
+                                         f"--args is not valid JSON: {err.msg}", source=source)) from None
+    if not isinstance(call_args, list):
+        call_args = [call_args]
+    if args.profile:
+        prof = profile(graph, args.entry, *call_args, externs=args.externs)
+        print(_json_value(prof.value))
+        print(prof.to_csv(), end="")
+        return 0
+    print(_json_value(run(graph, args.entry, *call_args, externs=args.externs, backend=args.backend)))
+    return 0
+
+
+def _json_value(value) -> str:
+    from nanopass.driver import to_python
+
+    return json.dumps(to_python(value))
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from nanopass.driver import demo
+
+    return demo(sys.stdout)
+
+
+# -- argument parsing -------------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="nanopass", description="Small, composable compiler passes.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("passes", help="list every registered pass with its languages and options")
+    p.set_defaults(func=cmd_passes)
+
+    p = sub.add_parser("opt", help="run a pipeline over a .clef or .mlir (psg) file")
+    p.add_argument("file")
+    p.add_argument("-p", "--pipeline", help="pipeline text, e.g. 'elaborate,reachability'")
+    p.add_argument("-o", "--output", help="write the resulting psg text here (default: stdout)")
+    p.add_argument("--print-after-all", action="store_true")
+    p.add_argument("--print-after", action="append", metavar="PASS")
+    p.add_argument("--timing", action="store_true", help="per-pass wall time")
+    p.add_argument("--statistics", action="store_true", help="per-pass statistics")
+    p.add_argument("--no-verify", action="store_true", help="do not check each pass's output language")
+    p.add_argument("--validate", action="store_true", help="translation-validate each pass")
+    p.add_argument("--reproducer", default="auto",
+                   help="where to write a reproducer if a pass fails (default: a temporary file)")
+    p.set_defaults(func=cmd_opt)
+
+    p = sub.add_parser("check", help="parse and type-check a .clef file; diagnostics only")
+    p.add_argument("file")
+    p.set_defaults(func=cmd_check)
+
+    p = sub.add_parser("run", help="run an entry point of a program")
+    p.add_argument("file")
+    p.add_argument("--entry", required=True)
+    p.add_argument("--args", default="[]", help="the arguments as a JSON list")
+    p.add_argument("--externs", help="a .py file whose functions implement the program's externs")
+    p.add_argument("--profile", action="store_true", help="print work/span CSV after the result")
+    p.add_argument("--backend", default="interp", choices=["interp"])
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("demo", help="run the bundled examples end to end")
+    p.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except DiagnosticError as err:
+        for diagnostic in err.diagnostics:
+            print(diagnostic.render(), file=sys.stderr)
+        return EXIT_DIAGNOSTIC
+    except KeyboardInterrupt:
+        return 130
+    except Exception as err:  # a bug in nanopass: one line, not a traceback
+        print(f"nanopass: internal error: {type(err).__name__}: {err} "
+              f"(set NANOPASS_TRACEBACK=1 for details; please report it)", file=sys.stderr)
+        if os.environ.get("NANOPASS_TRACEBACK"):
+            raise
+        return EXIT_INTERNAL
+
+
+if __name__ == "__main__":
+    sys.exit(main())
