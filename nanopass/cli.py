@@ -71,7 +71,9 @@ def cmd_passes(args: argparse.Namespace) -> int:
         options = ", ".join(
             f"{name}: {type(field.default).__name__} = {field.default!r}" for name, field in pass_cls.options().items()
         )
-        line = f"{pass_cls.name:<16} {pass_cls.input_language.name} -> {pass_cls.output_language.name}"
+        levels = [getattr(pass_cls, side).name if getattr(pass_cls, side) else "any" for side in
+                  ("input_language", "output_language")]
+        line = f"{pass_cls.name:<16} {levels[0]} -> {levels[1]}"
         print(line + (f"  {{{options}}}" if options else ""))
         doc = (pass_cls.__doc__ or "").strip().splitlines()
         if doc:

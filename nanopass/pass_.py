@@ -12,6 +12,9 @@ attributes name it and declare its input and output languages.
 * `Analysis` writes annotation tables and never edits nodes.
 * `Pass.validate(before, after, ctx)` is the translation-validation hook; it
   returns `Verdict`s (see `nanopass.validation`).
+* A pass whose ``input_language`` and ``output_language`` are ``None`` works
+  at every level and keeps the level it is given (``renumber``, ``cse``); a
+  pipeline verifies its output against the level the graph is at.
 """
 
 from __future__ import annotations
@@ -69,8 +72,8 @@ def register(cls: type["Pass"]) -> type["Pass"]:
 @attrs.frozen
 class Pass:
     name: ClassVar[str] = ""
-    input_language: ClassVar[Language]
-    output_language: ClassVar[Language]
+    input_language: ClassVar[Language | None]
+    output_language: ClassVar[Language | None]
     strict: ClassVar[bool] = False
 
     def run(self, graph: Graph, ctx: PassContext) -> Graph:
@@ -200,7 +203,7 @@ class RewritePass(Pass):
         cls._handlers = {
             attr[len("rewrite_"):]: attr for attr in dir(cls) if attr.startswith("rewrite_")
         }
-        if cls.__dict__.get("strict") and hasattr(cls, "input_language"):
+        if cls.__dict__.get("strict") and getattr(cls, "input_language", None) is not None:
             missing = sorted(
                 k for k in cls.input_language.differs_from(cls.output_language)
                 if k in cls.input_language.kinds and k not in cls._handlers

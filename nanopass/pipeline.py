@@ -69,6 +69,13 @@ def _load_pass_registry() -> None:
     importlib.import_module("nanopass.passes")
 
 
+def _level_of(graph: Graph):
+    """The first of the pipeline's languages the graph conforms to, or None."""
+    from nanopass.languages import LANGUAGES
+
+    return next((language for language in LANGUAGES.values() if not language.check(graph)), None)
+
+
 def _describe_expected(expected: Iterable[str]) -> str:
     words = {"NAME": "a pass or option name", "COMMA": "','", "LBRACE": "'{'", "RBRACE": "'}'",
              "EQUAL": "'='", "WORD": "a value", "STRING": "a quoted value", "$END": "end of text"}
@@ -182,8 +189,12 @@ class Pipeline:
         out = out if out is not None else sys.stderr
         print_after = set(print_after)
         timings, statistics, verdicts, diagnostics = [], [], [], []
+        # The level the graph is at: a pass with no languages works at any level and keeps it.
+        level = self.passes[0].input_language if self.passes else None
         if verify_each and self.passes:
-            self._verify(self.passes[0], graph, graph, reproducer, "input", language=self.passes[0].input_language)
+            level = level or _level_of(graph)
+            if level is not None:
+                self._verify(self.passes[0], graph, graph, reproducer, "input", language=level)
         for pass_ in self.passes:
             ctx = PassContext()
             start = time.perf_counter()
@@ -197,8 +208,9 @@ class Pipeline:
             timings.append((pass_.name, time.perf_counter() - start))
             statistics.append((pass_.name, ctx.statistics))
             diagnostics.extend(ctx.diagnostics)
-            if verify_each:
-                self._verify(pass_, graph, after, reproducer, pass_.name, language=pass_.output_language)
+            level = pass_.output_language or level
+            if verify_each and level is not None:
+                self._verify(pass_, graph, after, reproducer, pass_.name, language=level)
             if validate:
                 verdicts.extend(pass_.validate(graph, after, ctx))
             if print_after_all or pass_.name in print_after:
