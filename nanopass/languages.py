@@ -53,6 +53,25 @@ interpreter runs them, passes preserve them):
   are nested tuples: ``("wild",)``, ``("bind", name)``, ``("lit", value,
   type)``, ``("tuple", p...)``, ``("case", name, p...)`` (union cases, ``Some``
   and ``None`` too), ``("nil",)``, ``("cons", head, tail)``.
+
+What Elaborated adds (the ``elaborate`` pass builds it):
+
+* ``native {op}``: an intrinsic applied to all its arguments (``Map.empty``
+  has none).  ``call``: operand 0 is the callee; a ``ref`` to a ``func`` or
+  ``extern`` (``callee`` names it) gets exactly its arity, any other callee
+  is a closure value applied to the arguments one after another.  ``pap``:
+  a ``ref`` to a func, extern or intrinsic with fewer arguments than it takes.
+* Tokens: an effectful node consumes, in ``effect``, the current token of its
+  region and is the next one.  A region with effects has an entry ``token``
+  node (``Region.token``) and hands its last token back in ``effect_out``;
+  it starts afresh each time it runs (each call, branch, iteration).
+* Carried values (mutable locals in SSA form): ``loop``, ``for`` and
+  ``foreach`` regions take the carried values after their own params, the
+  body yields the next ones, and the node's value is the tuple of the final
+  ones (empty when none).  An ``if``/``match`` whose arms assign mutable
+  locals of the enclosing code yields, from every arm body, its value then
+  the new value of each such local (guards still yield one bool); the node's
+  value is then the tuple of those results, taken apart by ``proj``.
 """
 
 from __future__ import annotations
@@ -132,9 +151,11 @@ Elaborated = Clef.delta(
                  "condition and body regions take the carried values as params; "
                  "the body yields the next ones; the node's value is the tuple of final ones"),
         kind("for", operands="+", regions=1, token="optional",
-             doc="operands lo, hi, then initial carried values; body params (index, carried...)"),
+             doc="operands lo, hi, then initial carried values; body params (index, carried...); "
+                 "the body yields the next carried values; the node's value is the tuple of final ones"),
         kind("foreach", operands="+", regions=1, token="optional",
-             doc="operands xs, then initial carried values; body params (element, carried...)"),
+             doc="operands xs, then initial carried values; body params (element, carried...); "
+                 "the body yields the next carried values; the node's value is the tuple of final ones"),
         kind("await", operands=1, token="always", doc="a suspension point: the crossing"),
         kind("post", operands=2, token="always"),
         kind("tell", operands=2, token="always"),
