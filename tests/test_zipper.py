@@ -8,46 +8,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from nanopass import Builder, Graph, Node, Region
+from nanopass.languages import Elaborated
+from nanopass.testing.strategies import graphs
 from nanopass.zipper import FixpointNotReached, Zipper, children, preorder, rewrite_to_fixpoint, walk
 
-# -- generated region trees -------------------------------------------------------
-# A region's shape is a list of items; an item is a leaf node or a node owning
-# one or more regions.  (nanopass.testing.strategies.graphs() will replace this
-# once it lands; it draws whole programs.)
-_leaf = st.just(None)
-
-
-def _shapes(max_leaves: int = 25):
-    return st.recursive(
-        st.lists(_leaf, max_size=3),
-        lambda inner: st.lists(st.one_of(_leaf, st.lists(inner, min_size=1, max_size=3)), max_size=4),
-        max_leaves=max_leaves,
-    )
-
-
-def _build(shape: list) -> Graph:
-    b = Builder("<tree>")
-    counter = iter(range(10**6))
-
-    def fill(items: list) -> None:
-        for item in items:
-            value = b.op("const", value=next(counter), type="int")
-            if item is None:
-                continue
-            owned = []
-            for sub in item:
-                with b.region(params=["x"]) as r:
-                    fill(sub)
-                    r.yields(r.params[0])
-                owned.append(r.id)
-            kind = {1: "lambda", 2: "if"}.get(len(owned), "match")
-            b.op(kind, value, regions=owned)
-
-    fill(shape)
-    return b.build()
-
-
-region_trees = _shapes().map(_build)
+# Generated programs of both languages: many top-level declarations, nested
+# regions (if, match, loops, lambdas), and deleted slots as passes leave them.
+region_trees = st.one_of(graphs(max_depth=4), graphs(Elaborated, max_depth=4))
 
 
 def reference_preorder(graph: Graph, region_id: int) -> list[int]:
@@ -143,7 +110,7 @@ def test_add_node_then_replace_puts_a_new_node_in_the_focus():
     assert len(g.nodes) == new_id  # the input graph is unchanged
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(region_trees)
 def test_walk_visits_every_region_once_in_the_fixed_order(g):
     visited = walk(g, lambda z: z.focus)
@@ -152,7 +119,7 @@ def test_walk_visits_every_region_once_in_the_fixed_order(g):
     assert sorted(visited) == live and len(set(visited)) == len(visited)
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(region_trees)
 def test_navigation_laws(g):
     top = Zipper.top(g)
@@ -177,7 +144,7 @@ def test_navigation_laws(g):
         assert (z.up() is None) == z.is_top
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(region_trees)
 def test_replace_with_the_same_region_gives_an_equal_graph(g):
     for z in everywhere(g):
@@ -187,7 +154,7 @@ def test_replace_with_the_same_region_gives_an_equal_graph(g):
         assert z.replace(attrs.evolve(z.region)).to_graph() is g
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(region_trees, st.data())
 def test_replace_then_up_then_back_down_finds_the_new_region(g, data):
     places = [z for z in everywhere(g) if not z.is_top]
