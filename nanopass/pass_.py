@@ -142,6 +142,10 @@ class Rewriter:
     def delete(self, node_id: int) -> None:
         self.nodes[node_id] = None
 
+    def delete_region(self, region_id: int) -> None:
+        """Leave ``None`` in a region's slot; the caller deletes its nodes and its owner."""
+        self.regions[region_id] = None
+
     def redirect(self, old: int, new: int) -> None:
         """Every use of ``old`` becomes a use of ``new``."""
         self._substitution[old] = new
