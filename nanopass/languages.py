@@ -6,6 +6,9 @@ Read top to bottom, this file is the pipeline:
     Elaborated   intrinsics are native ops, effects are explicit token chains,
                  mutable locals are SSA values, `query` is a map, `async` has
                  explicit suspension points
+    Saturated    higher-order intrinsics and `match` are sub-graphs of
+                 primitives: parallel index spaces, reductions, stencils,
+                 scans and scatters, decision trees of tag tests
 
 Value conventions shared by every language (the front end builds them, the
 interpreter runs them, passes preserve them):
@@ -72,6 +75,46 @@ What Elaborated adds (the ``elaborate`` pass builds it):
   locals of the enclosing code yields, from every arm body, its value then
   the new value of each such local (guards still yield one bool); the node's
   value is then the tuple of those results, taken apart by ``proj``.
+
+What Saturated adds (the ``baker`` pass builds it; ``match`` is gone, and no
+``native`` is a higher-order intrinsic: ``Array.map mapi map2 init filter
+reduce fold sum windowed``, ``Array.Parallel.map``, ``Array2D.init``,
+``List.map filter fold collect distinct``, ``Seq.windowed map sum``):
+
+* ``parallel_for {origin, container}``: operands are the extents (one, two
+  for ``array2d``); the region's params are the indices (ints) and it yields
+  the element at those indices; the node's value is the new container
+  (``array``, ``array2d`` or ``list``) of the elements in index order.
+  ``origin`` names the construct it came from (``Array.map``, ...).  With a
+  token, the iterations' effects happen in index order, each iteration from
+  a fresh region token.
+* ``reduce {op, associative, reassociate, origin}``: operands (xs) or
+  (xs, init); the region's params are (acc, x) and it yields the next acc;
+  the value is the left fold from init (from the first element when there is
+  no init; an empty source without init is an error).  ``op`` names the
+  operator when the region is exactly one (``+ * &&& ||| ^^^ min max``),
+  else ``region``.  ``associative``: the operator is associative (for a fold,
+  and its init is the operator's identity).  ``reassociate``: a backend may
+  evaluate it as a balanced tree (integers when associative; floats only when
+  baker's ``reassociate_floats`` option says so, since the result changes).
+* ``stencil {origin, container, window?}``: operands (size, xs); the
+  region's params are (i, window), ``window`` being the array of the ``size``
+  elements of xs from i, and it yields the consumer's element for that
+  window; the value is the array over the n - size + 1 windows (empty when
+  n < size).  ``window`` holds the size when it is a constant.
+* ``scan {op, exclusive}``: (xs) the array of prefix combinations (bools
+  count 0 / 1 for ``+``); exclusive starts from the identity.
+* ``scatter {container}``: (values, flags, positions): the container of the
+  values whose flag is set, ``values[i]`` landing at ``positions[i]``.
+* ``concat {container}``: (parts) an array of containers, concatenated in order.
+* ``extent {dim}``: (xs) the length of dimension ``dim`` (0 or 1) of an
+  array, or a list's length.  ``index`` (xs, i) also reads a list.
+* ``tag_test {case}``: (v) whether the union value v is the case ``case``
+  (``Some`` / ``None`` for options, ``nil`` / ``cons`` for lists); literal
+  tests are ``prim =`` comparisons.  ``case_field {case, index}``: (v) field
+  ``index`` of the payload of v, known to be ``case`` (``cons``: 0 the head,
+  1 the tail).  ``match_failure``: no operands; running it fails (a value
+  no arm of an incomplete match accepts).
 """
 
 from __future__ import annotations
@@ -162,4 +205,26 @@ Elaborated = Clef.delta(
     ),
 )
 
-LANGUAGES = {lang.name: lang for lang in (Clef, Elaborated)}
+# -- saturation: higher-order intrinsics and matches become primitive sub-graphs --
+Saturated = Elaborated.delta(
+    "saturated",
+    remove=("match",),
+    add=(
+        kind("parallel_for", operands="+", attributes=("origin", "container"), regions=1, token="optional",
+             doc="an index space: operands the extents, region params the indices, yields one element"),
+        kind("reduce", operands="+", attributes=("op", "associative", "reassociate", "origin"), regions=1,
+             token="optional", doc="a left fold of xs (operands xs[, init]); region params (acc, x)"),
+        kind("stencil", operands=2, attributes=("origin", "container"), optional=("window",), regions=1,
+             token="optional", doc="sliding windows of xs (operands size, xs); region params (i, window)"),
+        kind("scan", operands=1, attributes=("op", "exclusive"), doc="prefix combinations of xs"),
+        kind("scatter", operands=3, attributes=("container",),
+             doc="(values, flags, positions): the flagged values, each at its position"),
+        kind("concat", operands=1, attributes=("container",), doc="an array of containers, concatenated"),
+        kind("extent", operands=1, attributes=("dim",), doc="the length of one dimension of a container"),
+        kind("tag_test", operands=1, attributes=("case",), doc="is the union value this case"),
+        kind("case_field", operands=1, attributes=("case", "index"), doc="a payload field of a union case"),
+        kind("match_failure", doc="no arm matched: running it fails"),
+    ),
+)
+
+LANGUAGES = {lang.name: lang for lang in (Clef, Elaborated, Saturated)}
