@@ -76,15 +76,16 @@ _ALWAYS_EFFECTFUL = frozenset({"store", "post", "tell", "bind"})
 _STRUCTURED = frozenset({"if", "match", "while", "for", "foreach"})
 
 
-def intrinsic_arity(name: str) -> int | None:
-    """How many curried arguments saturate the intrinsic ``name`` (None: not an intrinsic)."""
+def intrinsic_parameters(name: str) -> tuple[T.Type, ...] | None:
+    """The curried parameter types of the intrinsic ``name`` (None: not an intrinsic)."""
     scheme = INTRINSICS.get(name)
     if scheme is None:
         return None
-    arity, t = 0, scheme.body
+    params, t = [], scheme.body
     while isinstance(t, T.TFun):
-        arity, t = arity + 1, t.result
-    return arity
+        params.append(t.arg)
+        t = t.result
+    return tuple(params)
 
 
 def operand_type_name(t: T.Type) -> str:
@@ -123,6 +124,11 @@ class _Target:
     kind: str  # func | extern | intrinsic
     name: str
     arity: int
+    # For an intrinsic: which arguments are functions it calls (their effects are its effects).
+    function_args: tuple[int, ...] = ()
+
+    def called_back(self, args: tuple[int, ...]) -> tuple[int, ...]:
+        return tuple(args[i] for i in self.function_args if i < len(args))
 
 
 class _Effects:
@@ -207,7 +213,7 @@ class _Effects:
         if len(args) < target.arity:
             return False
         if target.kind == "intrinsic":
-            effectful = any(self.closure(a) for a in args[:target.arity])
+            effectful = any(self.closure(a) for a in target.called_back(args))
         else:
             effectful = self.callable(target)
         return effectful or (len(args) > target.arity and self.closures)
@@ -226,7 +232,7 @@ class _Effects:
             args = node.operands[1:]
             if inner is not None and len(args) < inner.arity:
                 if inner.kind == "intrinsic":
-                    return any(self.closure(a) for a in args)
+                    return any(self.closure(a) for a in inner.called_back(args))
                 return self.callable(inner)
         return self.closures
 
@@ -280,6 +286,11 @@ class Elaboration:
                     name = self.cells[operand].attr("name")
                     self.error(node.span, f"the mutable local '{name}' is used as a value by a '{node.kind}' node; "
                                           "expected a 'load' of it")
+        for node_id, node in self.graph.live_nodes():
+            for region_id in node.regions:
+                for cell in (r for r in self.graph.region(region_id).results if r in self.cells):
+                    self.error(self.cells[cell].span, f"the mutable local '{self.cells[cell].attr('name')}' is the "
+                                                      "value of a region; expected a 'load' of it")
 
     # -- what a ref names ---------------------------------------------------------
     def target(self, value: int) -> _Target | None:
@@ -294,8 +305,10 @@ class Elaboration:
             if declaration.kind == "extern":
                 return _Target("extern", name, declaration.attr("arity"))
             return None
-        arity = intrinsic_arity(name)
-        return None if arity is None else _Target("intrinsic", name, arity)
+        params = intrinsic_parameters(name)
+        if params is None:
+            return None
+        return _Target("intrinsic", name, len(params), tuple(i for i, p in enumerate(params) if isinstance(p, T.TFun)))
 
     # -- values -----------------------------------------------------------------
     def value(self, node_id: int) -> int:
@@ -528,7 +541,7 @@ class Elaborate(RewritePass):
         if target.kind == "intrinsic":
             elab.ctx.stat("intrinsics made native")
             call = Node("native", saturated, make_attributes({"op": target.name}), span=span)
-            effectful = any(elab.effects.closure(a) for a in args[:target.arity])
+            effectful = any(elab.effects.closure(a) for a in target.called_back(args))
         else:
             elab.ctx.stat("calls resolved")
             call = Node("call", (callee_value, *saturated), make_attributes({"callee": target.name}), span=span)
@@ -549,7 +562,11 @@ class Elaborate(RewritePass):
     def _cell(self, elab: Elaboration, cell: int, node: Node) -> bool:
         if cell in elab.scope.cells:
             return True
-        name = elab.cells[cell].attr("name") if cell in elab.cells else f"%{cell}"
+        if cell not in elab.cells:
+            elab.error(node.span, f"'{node.kind}' expects a mutable local (a 'var' node) as its first operand, "
+                                  f"got a '{elab.graph.node(cell).kind}' node")
+            return False
+        name = elab.cells[cell].attr("name")
         elab.error(node.span, f"the mutable local '{name}' is captured by a closure, async block or actor "
                               "(F# forbids it); expected it to be declared inside")
         return False
