@@ -150,6 +150,18 @@ class Rewriter:
         """Every use of ``old`` becomes a use of ``new``."""
         self._substitution[old] = new
 
+    def resolve(self, node_id: int) -> int:
+        """The value that stands for ``node_id`` once the redirects so far are applied.
+
+        Uses are rewritten only by `finish`, so a handler that reads an
+        operand's node should read ``rw.node(rw.resolve(operand))``.
+        """
+        seen = set()
+        while node_id in self._substitution and node_id not in seen:
+            seen.add(node_id)
+            node_id = self._substitution[node_id]
+        return node_id
+
     def finish(self) -> Graph:
         nodes: PVector = self.nodes.persistent()
         regions: PVector = self.regions.persistent()
@@ -158,14 +170,7 @@ class Rewriter:
         return attrs.evolve(self.graph, nodes=nodes, regions=regions)
 
     def _resolved_substitution(self) -> dict[int, int]:
-        resolved = {}
-        for old in self._substitution:
-            new, seen = old, set()
-            while new in self._substitution and new not in seen:
-                seen.add(new)
-                new = self._substitution[new]
-            resolved[old] = new
-        return resolved
+        return {old: self.resolve(old) for old in self._substitution}
 
 
 def _substitute(nodes: PVector, regions: PVector, sub: Mapping[int, int]) -> tuple[PVector, PVector]:
