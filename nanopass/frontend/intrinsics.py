@@ -84,6 +84,11 @@ INTRINSICS: dict[str, Scheme] = dict([
 
 INTRINSIC_NAMES: tuple[str, ...] = tuple(INTRINSICS)
 
+# ``Actor.start init handler`` is not an intrinsic (it becomes an ``actor``
+# node), but it is applied like one; the handler maps (state, message) to
+# (new state, reply).
+ACTOR_START = parse_scheme("'s -> ('s -> 'm -> 's * 'r) -> Actor<'m,'r>")
+
 
 def _operator(op: str, signature: str, allowed: tuple[str, ...] = ()) -> tuple[str, Scheme]:
     return op, _scheme(signature, allowed, f"the operator '{op}'")

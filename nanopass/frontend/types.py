@@ -129,8 +129,11 @@ def is_numeric(t: Type) -> bool:
 
 @attrs.frozen(slots=True)
 class RecordDef:
+    """A declared record; ``params`` are the ids of its type parameters' variables."""
+
     name: str
     fields: tuple[tuple[str, Type], ...]
+    params: tuple[int, ...] = ()
 
     def field_type(self, name: str) -> Type | None:
         return dict(self.fields).get(name)
@@ -138,8 +141,11 @@ class RecordDef:
 
 @attrs.frozen(slots=True)
 class UnionDef:
+    """A declared union (``option`` is one too); a case's fields are its ``of`` types."""
+
     name: str
     cases: tuple[tuple[str, tuple[Type, ...]], ...]
+    params: tuple[int, ...] = ()
 
     def case_fields(self, name: str) -> tuple[Type, ...] | None:
         return dict(self.cases).get(name)
@@ -208,6 +214,11 @@ def map_type(t: Type, leaf: Callable[[Type], Type]) -> Type:
     if isinstance(t, TFun):
         return TFun(map_type(t.arg, leaf), map_type(t.result, leaf))
     return TCon(t.name, tuple(map_type(a, leaf) for a in t.args))
+
+
+def substitute(t: Type, types: Mapping[int, Type]) -> Type:
+    """``t`` with the type variables named in ``types`` replaced (one level, no chasing)."""
+    return map_type(t, lambda term: types.get(term.id, term) if isinstance(term, TVar) else term)
 
 
 # -- printing ----------------------------------------------------------------------
