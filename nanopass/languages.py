@@ -46,9 +46,9 @@ interpreter runs them, passes preserve them):
   Async operand; the region's result is ``return``'s value.
 * ``query``: (source) with a region over one param yielding the selected value;
   the result is a container of the source's kind.
-* ``actor``: (init) with a handler region over (state, msg) yielding
-  (new state, reply); ``post`` (actor, msg) waits for the reply; ``tell``
-  (actor, msg) does not.
+* ``actor``: (init) with a handler region over (state, msg) yielding two
+  values, the new state and the reply; ``post`` (actor, msg) waits for the
+  reply; ``tell`` (actor, msg) does not.
 * ``match``: one region per arm whose params bind the pattern's variables in
   the order they appear, left to right.  ``patterns`` holds one pattern tree
   per arm, ``guards`` one bool per arm; an arm with a guard owns two regions,
