@@ -87,13 +87,15 @@ class Pass:
 
     @classmethod
     def options(cls) -> dict[str, attrs.Attribute]:
-        return {a.name: a for a in attrs.fields(cls)}
+        """The text options: every field but those marked ``metadata={"option": False}``
+        (objects a user injects from Python, such as an executor)."""
+        return {a.name: a for a in attrs.fields(cls) if a.metadata.get("option", True)}
 
     def spec(self) -> str:
         """The pipeline text for this pass with its non-default options."""
         changed = [
             f"{a.name}={_format_option(getattr(self, a.name))}"
-            for a in attrs.fields(type(self))
+            for a in self.options().values()
             if getattr(self, a.name) != a.default
         ]
         return self.name + ("{" + " ".join(changed) + "}" if changed else "")
