@@ -129,20 +129,36 @@ def test_a_numeric_variable_accepts_only_its_primitives():
 
 def test_two_numeric_variables_intersect_their_constraints():
     unifier = Unifier()
-    first = TPrim(unifier.new_base(Constraint(("int", "float", "string"), "+")))
-    second = TPrim(unifier.new_base(Constraint(("float", "float32"), "sqrt")))
+    first = unifier.new_numeric(Constraint(("int", "float", "string"), "+"))
+    second = unifier.new_numeric(Constraint(("float", "float32"), "sqrt"))
     unifier.unify(first, second)
     with pytest.raises(UnifyError):
         unifier.unify(first, INT)
-    unifier.default_numeric(first)
+    unifier.default_numeric()
     assert unifier.zonk(second) == FLOAT
 
 
 def test_defaulting_makes_a_numeric_variable_int_and_dimensionless():
     unifier = Unifier()
     add = unifier.instantiate(OPERATORS["+"], 1)
-    unifier.default_numeric(add)
+    unifier.default_numeric()
     assert show(unifier.zonk(add)) == "int -> int -> int"
+
+
+def test_defaulting_leaves_solved_primitives_and_their_units_alone():
+    unifier = Unifier()
+    times = unifier.instantiate(OPERATORS["*"], 2)
+    x = TPrim("float", unifier.new_measure(2))
+    result = unifier.new_var(2)
+    unifier.unify(times, function(x, x, result))
+    unifier.default_numeric()
+    assert show(unifier.zonk(result)) == "float<'u^2>"
+
+
+def test_zonk_returns_the_same_term_when_nothing_is_solved():
+    unifier = Unifier()
+    t = function(list_of(unifier.new_var(1)), TArray(INT))
+    assert unifier.zonk(t) is t
 
 
 def test_generalize_quantifies_only_deeper_variables():

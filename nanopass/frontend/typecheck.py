@@ -191,7 +191,6 @@ class _Checker:
         self.async_result: Type | None = None  # the `return` type inside async { }
         self.in_query = False
         self.pending_values: list[tuple[ast.Binding, Type]] = []  # top-level values not generalised
-        self.decl_types: list[Type] = []  # every type recorded in the current declaration
 
     # -- diagnostics ----------------------------------------------------------------
     def error(self, node: ast.Node, message: str) -> None:
@@ -203,8 +202,11 @@ class _Checker:
     def describe(self, failure: UnifyError, expected: Type, actual: Type) -> str:
         naming = Naming()
         if failure.reason == "measure":
-            return (f"the unit '{failure.left.show(naming.measure_var)}' does not match "
-                    f"the unit '{failure.right.show(naming.measure_var)}'")
+            expected_unit = failure.left.show(naming.measure_var)
+            actual_unit = failure.right.show(naming.measure_var)
+            if failure.left.vars and not failure.right.vars:  # e.g. sqrt's 'u^2 against m
+                return f"expected a unit of the form '{expected_unit}' but here has the unit '{actual_unit}'"
+            return f"the unit '{expected_unit}' does not match the unit '{actual_unit}'"
         if failure.reason == "constraint":
             return f"the type '{show(self.unifier.zonk(failure.left), naming)}' does not support {failure.constraint.origin}"
         zonk = self.unifier.zonk
@@ -229,7 +231,6 @@ class _Checker:
 
     def record(self, node: ast.Node, t: Type) -> Type:
         self.types[id(node)] = t
-        self.decl_types.append(t)
         return t
 
     def zonked_types(self) -> dict[int, Type]:
@@ -390,15 +391,14 @@ class _Checker:
         if hardware is not None:
             for binding in decl.bindings:
                 self.require_annotations(binding, hardware.name)
-        self.decl_types = []
+        errors_before = len(self.errors)
         entries = self.let_bindings(decl.bindings, decl.rec, top=decl)
         # F# resolves the leftover operator types of a declaration once it is finished.
-        for t in self.decl_types:
-            self.unifier.default_numeric(t)
+        self.unifier.default_numeric()
         for binding, (name, entry, generalise) in zip(decl.bindings, entries):
             t = self.types[id(binding)]
             scheme = self.unifier.generalize(t, 0) if generalise else Scheme.mono(t)
-            if not generalise:
+            if not generalise and len(self.errors) == errors_before:  # else the type is moot
                 self.pending_values.append((binding, t))
             if name is not None:
                 self.schemes[name] = scheme
@@ -539,25 +539,16 @@ class _Checker:
             self.expect(pattern.type, expected, self.annotation(pattern.type))
             self.pattern(pattern.pattern, expected, names)
         elif isinstance(pattern, ast.TuplePattern):
-            resolved = self.unifier.resolve(expected)
-            if isinstance(resolved, TTuple) and len(resolved.items) == len(pattern.elements):
-                items = resolved.items
-            else:
-                items = tuple(self.fresh() for _ in pattern.elements)
-                if not self.expect(pattern, expected, TTuple(items)):
-                    return
-            for element, item in zip(pattern.elements, items):
+            for element, item in zip(pattern.elements, self.tuple_items(pattern, expected, len(pattern.elements))):
                 self.pattern(element, item, names)
         elif isinstance(pattern, ast.ConsPattern):
-            element = self.fresh()
-            if self.expect(pattern, expected, list_of(element)):
-                self.pattern(pattern.head, element, names)
-                self.pattern(pattern.tail, expected, names)
+            element = self.element_of_list(pattern, expected)
+            self.pattern(pattern.head, element, names)
+            self.pattern(pattern.tail, list_of(element), names)
         elif isinstance(pattern, ast.ListPattern):
-            element = self.fresh()
-            if self.expect(pattern, expected, list_of(element)):
-                for item in pattern.elements:
-                    self.pattern(item, element, names)
+            element = self.element_of_list(pattern, expected)
+            for item in pattern.elements:
+                self.pattern(item, element, names)
         elif isinstance(pattern, ast.UnionCasePattern):
             self.case_pattern(pattern, expected, names)
         elif isinstance(pattern, ast.OrPattern):
@@ -575,23 +566,45 @@ class _Checker:
                     self.error(node, f"'{name}' is bound twice in this pattern")
                 names[name] = (node, t)
 
+    def tuple_items(self, node: ast.Node, expected: Type, count: int) -> tuple[Type, ...]:
+        """The item types of ``expected`` as a ``count``-tuple; after a mismatch, fresh ones
+        (so the names inside are still bound and no error cascades from them)."""
+        resolved = self.unifier.resolve(expected)
+        if isinstance(resolved, TTuple) and len(resolved.items) == count:
+            return resolved.items
+        items = tuple(self.fresh() for _ in range(count))
+        self.expect(node, expected, TTuple(items))
+        return items
+
+    def is_tuple_of(self, t: Type, count: int) -> bool:
+        resolved = self.unifier.resolve(t)
+        return isinstance(resolved, TVar) or (isinstance(resolved, TTuple) and len(resolved.items) == count)
+
+    def element_of_list(self, node: ast.Node, expected: Type) -> Type:
+        element = self.fresh()
+        if not self.expect(node, expected, list_of(element)):
+            return self.fresh()
+        return element
+
     def case_pattern(self, pattern: ast.UnionCasePattern, expected: Type,
                      names: dict[str, tuple[ast.NamePattern, Type]]) -> None:
         found = self.find_case(pattern.name, pattern)
-        if found is None:
-            return
-        union, case_name, field_types, union_type = found
-        if not self.expect(pattern, expected, union_type):
-            return
+        field_types: tuple[Type, ...] = ()
+        if found is not None:
+            union, case_name, field_types, union_type = found
+            self.expect(pattern, expected, union_type)
         args = pattern.args
-        if len(field_types) == 1 and len(args) > 1:
-            args = (ast.TuplePattern(args, span=pattern.span),)
-        if len(field_types) > 1 and len(args) == 1 and isinstance(args[0], ast.WildcardPattern):
-            args = args * len(field_types)
-        if len(args) != len(field_types):
+        if found is None:
+            field_types = tuple(self.fresh() for _ in args)
+        elif len(args) == 1 and len(field_types) > 1 and isinstance(args[0], ast.WildcardPattern):
+            field_types = (TTuple(field_types),)  # `Case _` ignores every field
+        elif len(field_types) == 1 and len(args) > 1 and self.is_tuple_of(field_types[0], len(args)):
+            # `Case (a, b)` of a case whose one field is a pair
+            field_types = self.tuple_items(pattern, field_types[0], len(args))
+        elif len(args) != len(field_types):
             self.error(pattern, f"the union case '{case_name}' takes {len(field_types)} "
                                 f"argument{'s' * (len(field_types) != 1)} but is given {len(args)}")
-            return
+            field_types = tuple(self.fresh() for _ in args)
         for arg, field_type in zip(args, field_types):
             self.pattern(arg, field_type, names)
 
@@ -859,7 +872,12 @@ class _Checker:
             self.expect(expr, expected, list_of(element))
         elif op in OPERATORS:
             operator = self.unifier.instantiate(OPERATORS[op], self.level)
+            errors_before = len(self.errors)
             self.check(expr.left, operator.arg)
+            if len(self.errors) > errors_before:
+                # the left operand already failed: the right one would only repeat it
+                self.check(expr.right, self.fresh())
+                return
             self.check(expr.right, operator.result.arg)
             self.expect(expr, expected, operator.result.result)
         else:
@@ -894,16 +912,16 @@ class _Checker:
         return None
 
     def record_by_fields(self, node: ast.Node, names: list[str]) -> str | None:
+        """The latest declared record with all these fields, else with the first known one."""
         owners = [self.field_owners.get(name, []) for name in names]
         for candidate in reversed(owners[0] if owners else []):
             if all(candidate in o for o in owners):
                 return candidate
-        for name, found in zip(names, owners):
-            if not found:
-                self.error(node, f"'{name}' is not a field of any record"
-                                 f"{_did_you_mean(name, self.field_owners)}")
-                return None
-        return owners[0][-1]
+        known = [found for found in owners if found]
+        if known:
+            return known[0][-1]
+        self.error(node, f"'{names[0]}' is not a field of any record{_did_you_mean(names[0], self.field_owners)}")
+        return None
 
     def check_RecordExpr(self, expr: ast.RecordExpr, expected: Type) -> None:
         names = [f.name for f in expr.fields]
@@ -915,15 +933,17 @@ class _Checker:
         self.records[id(expr)] = name
         definition, record_type, fresh = self.record_type(name)
         self.expect(expr, expected, record_type)
-        self.record_fields(expr.fields, definition, fresh)
+        known = self.record_fields(expr.fields, definition, fresh)
         missing = [f for f, _ in definition.fields if f not in names]
-        if missing:
+        if missing and known:  # an unknown field is most likely a misspelt missing one
             self.error(expr, f"the field{'s' * (len(missing) > 1)} {', '.join(repr(f) for f in missing)} "
                              f"of record '{name}' {'are' if len(missing) > 1 else 'is'} not given a value")
 
     def record_fields(self, fields: tuple[ast.FieldInit, ...], definition: RecordDef,
-                      fresh: dict[int, Type]) -> None:
+                      fresh: dict[int, Type]) -> bool:
+        """Check field initialisers; False when one names no field of the record."""
         seen: set[str] = set()
+        known = True
         for field in fields:
             field_type = definition.field_type(field.name)
             if field.name in seen:
@@ -933,9 +953,11 @@ class _Checker:
                 self.error(field, f"the record '{definition.name}' has no field '{field.name}'"
                                   f"{_did_you_mean(field.name, dict(definition.fields))}")
                 self.check(field.value, self.fresh())
+                known = False
                 continue
             self.record(field, substitute(field_type, fresh))
             self.check(field.value, substitute(field_type, fresh))
+        return known
 
     def check_RecordUpdate(self, expr: ast.RecordUpdate, expected: Type) -> None:
         source = self.fresh()
@@ -1019,7 +1041,7 @@ class _Checker:
         self.expect(expr, expected, UNIT)
 
     def check_ForRange(self, expr: ast.ForRange, expected: Type) -> None:
-        index = TPrim(self.unifier.new_base(Constraint(INTEGRAL, "a 'for' range")))
+        index = self.unifier.new_numeric(Constraint(INTEGRAL, "a 'for' range"))
         self.check(expr.start, index)
         self.check(expr.stop, index)
         self.record(expr, index)

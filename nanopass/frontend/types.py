@@ -498,6 +498,8 @@ class Unifier:
         self.bases: dict[int, str | BaseVar] = {}
         self.constraints: dict[int, Constraint] = {}
         self.levels: dict[int, int] = {}
+        # Primitives over a base variable made since the last `default_numeric`.
+        self.numeric: list[TPrim] = []
         self._trail: list[tuple[dict, int, object]] | None = None
 
     # -- variables
@@ -516,6 +518,12 @@ class Unifier:
         self.constraints[var.id] = constraint
         return var
 
+    def new_numeric(self, constraint: Constraint, measure: Measure = ONE) -> TPrim:
+        """A primitive restricted by ``constraint``, defaulted by `default_numeric` if unsolved."""
+        prim = TPrim(self.new_base(constraint), measure)
+        self.numeric.append(prim)
+        return prim
+
     def _set(self, table: dict, key: int, value: object) -> None:
         if self._trail is not None:
             self._trail.append((table, key, table.get(key, _ABSENT)))
@@ -529,7 +537,7 @@ class Unifier:
         if isinstance(t, TPrim):
             base = self.resolve_base(t.base)
             measure = self.resolve_measure(t.measure)
-            if base is not t.base or measure != t.measure:
+            if base is not t.base or measure is not t.measure:
                 return TPrim(base, measure)
         return t
 
@@ -539,18 +547,27 @@ class Unifier:
         return base
 
     def resolve_measure(self, m: Measure) -> Measure:
-        while any(v in self.measures for v in m.var_ids()):
+        """``m`` with its solved variables replaced; ``m`` itself when none is solved."""
+        while m.vars and any(v in self.measures for v, _ in m.vars):
             m = m.substitute(self.measures)
         return m
 
     def zonk(self, t: Type) -> Type:
-        """``t`` with every solved variable replaced, all the way down."""
-        def leaf(term: Type) -> Type:
-            resolved = self.resolve(term)
-            if resolved is term and isinstance(term, (TVar, TPrim)):
-                return term
-            return map_type(resolved, leaf)
-        return map_type(t, leaf)
+        """``t`` with every solved variable replaced, all the way down; ``t`` itself
+        (not a copy) where nothing in it is solved."""
+        t = self.resolve(t)
+        if isinstance(t, (TVar, TPrim)):
+            return t
+        if isinstance(t, TFun):
+            arg, result = self.zonk(t.arg), self.zonk(t.result)
+            return t if arg is t.arg and result is t.result else TFun(arg, result)
+        if isinstance(t, TArray):
+            elem = self.zonk(t.elem)
+            return t if elem is t.elem else TArray(elem, t.rank)
+        items = tuple(self.zonk(i) for i in children(t))
+        if all(new is old for new, old in zip(items, children(t))):
+            return t
+        return TTuple(items) if isinstance(t, TTuple) else TCon(t.name, items)
 
     # -- unification
     def unify(self, expected: Type, actual: Type) -> None:
@@ -673,8 +690,11 @@ class Unifier:
         def leaf(term: Type) -> Type:
             if isinstance(term, TVar):
                 return types.get(term.id, term)
-            base = bases.get(term.base.id, term.base) if isinstance(term.base, BaseVar) else term.base
-            return TPrim(base, term.measure.substitute(measures))
+            if isinstance(term.base, BaseVar) and term.base.id in bases:
+                prim = TPrim(bases[term.base.id], term.measure.substitute(measures))
+                self.numeric.append(prim)
+                return prim
+            return TPrim(term.base, term.measure.substitute(measures))
         return map_type(scheme.body, leaf)
 
     def generalize(self, t: Type, level: int) -> Scheme:
@@ -696,14 +716,17 @@ class Unifier:
                         measure_vars.append(var_id)
         return Scheme(tuple(type_vars), tuple(measure_vars), (), body)
 
-    def default_numeric(self, t: Type) -> None:
-        """Give each unresolved numeric base in ``t`` its default primitive and make its
-        measure dimensionless, as F# does with ``let f x = x + x`` (int -> int)."""
-        for term in walk(self.zonk(t)):
-            if isinstance(term, TPrim) and isinstance(term.base, BaseVar):
-                self._set(self.bases, term.base.id, self.constraints[term.base.id].default)
-                for var_id in self.resolve_measure(term.measure).var_ids():
+    def default_numeric(self) -> None:
+        """Give each numeric base made since the last call and still unresolved its default
+        primitive, and make its measure dimensionless, as F# does at the end of a
+        declaration: ``let f x = x + x`` is ``int -> int``."""
+        for prim in self.numeric:
+            base = self.resolve_base(prim.base)
+            if isinstance(base, BaseVar):
+                self._set(self.bases, base.id, self.constraints[base.id].default)
+                for var_id in self.resolve_measure(prim.measure).var_ids():
                     self._set(self.measures, var_id, ONE)
+        self.numeric = []
 
     def unresolved(self, t: Type) -> bool:
         return any(isinstance(term, TVar) or (isinstance(term, TPrim) and isinstance(term.base, BaseVar))
