@@ -319,8 +319,8 @@ class _Layout:
                 closed = self.close_block(tok)
                 continue
             if tok.column == ctx.col:
-                if ctx.kind == "clauses" and tok.type != "BAR":
-                    closed = self.close_block(tok)  # a line at the arms' column that is no arm
+                if ctx.kind in ("clauses", "type_body") and tok.type != "BAR":
+                    closed = self.close_block(tok)  # a line at the arms' (cases') column that is no arm
                     continue
                 self.separate(tok)
                 return

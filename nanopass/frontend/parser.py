@@ -15,12 +15,13 @@ error is only raised once the parser has consumed every token before it.
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import functools
 import re
 import struct
 from importlib import resources
-from typing import Any
+from typing import Any, Iterator
 
 import attrs
 from lark import Lark, Token, Transformer
@@ -31,7 +32,7 @@ from nanopass.diagnostics import Diagnostic, DiagnosticError, Span
 from nanopass.frontend import ast
 from nanopass.frontend.layout import LayoutError, layout
 
-MAX_NESTING_DEPTH = 1000
+MAX_NESTING_DEPTH = 5000
 
 VIRTUAL_TOKENS = frozenset({"VBEGIN", "VEND", "VSEP"})
 
@@ -39,11 +40,29 @@ VIRTUAL_TOKENS = frozenset({"VBEGIN", "VEND", "VSEP"})
 def parse_program(source: str | bytes, filename: str = "<input>") -> ast.Program:
     """Parse a whole Clef file.  Raises DiagnosticError (only) on any error."""
     text = _decode(source, filename)
+    with _parsing(text, filename) as clean:
+        program = _parser().parse(clean)
+    _check_depth(program, text)
+    return program
+
+
+def layout_tokens(source: str | bytes, filename: str = "<input>") -> list[Token]:
+    """The tokens the grammar sees for `source`, layout tokens included (for
+    tests and for debugging the offside rule).  Raises DiagnosticError."""
+    text = _decode(source, filename)
+    with _parsing(text, filename) as clean:
+        return list(_parser().lex(clean))
+
+
+@contextlib.contextmanager
+def _parsing(text: str, filename: str) -> Iterator[str]:
+    """Set up the session for one parse of `text` and turn every error raised
+    inside into a DiagnosticError.  Yields the text with comments blanked."""
     clean, scan_error = _prescan(text)
     session = _Session(filename, text, scan_error)
     token = _SESSION.set(session)
     try:
-        program = _parser().parse(clean)
+        yield clean
     except UnexpectedToken as error:
         raise DiagnosticError(session.syntax_error(error)) from None
     except UnexpectedCharacters as error:
@@ -56,8 +75,6 @@ def parse_program(source: str | bytes, filename: str = "<input>") -> ast.Program
         raise DiagnosticError(Diagnostic(error.span, error.message, source=text)) from None
     finally:
         _SESSION.reset(token)
-    _check_depth(program, text)
-    return program
 
 
 # ------------------------------------------------------------ decode & scan
@@ -228,7 +245,12 @@ class _Session:
     def syntax_error(self, error: UnexpectedToken) -> Diagnostic:
         found = error.token
         previous = self._real_token_before(found)
-        expected = _describe_expected(set(error.accepts or error.expected), previous, self.recent)
+        accepts = set(error.accepts or error.expected)
+        if accepts == {"IN", "VSEP"}:  # a complete `let` whose block ends
+            anchor = previous or found
+            return self.diagnostic("a block cannot end with a 'let': expected an expression on a "
+                                   "new line after it", anchor.end_line, anchor.end_column)
+        expected = _describe_expected(accepts, previous, self.recent)
         after = f" after {_describe_token(previous)}" if previous is not None else ""
         if found.type == "$END" or found.type in VIRTUAL_TOKENS:
             anchor = previous if previous is not None else found
@@ -272,20 +294,27 @@ _WORDS = {
     "VEND": "the end of the block", "$END": "the end of the input", "HP_LPAR": "'('",
     "MINUS_PREFIX": "'-'", "TYAPP_LT": "'<'", "UNIT_LT": "'<'", "RANGLE": "'>'", "CE_LBRACE": "'{'",
 }
-_EXPRESSION_STARTS = {"IF", "FUN", "MATCH"}
-_PATTERN_ONLY_STARTS = {"UNDERSCORE"}
 _OPERATORS = {
     "PIPE_RIGHT", "PIPE_LEFT", "COMPOSE_RIGHT", "COMPOSE_LEFT", "BAND", "BOR", "BXOR", "SHL",
     "SHR", "LOGICAL_AND", "LOGICAL_OR", "EQ", "NE", "LT", "GT", "LE", "GE", "CONS", "PLUS",
     "MINUS", "STAR", "SLASH", "PERCENT", "POW",
 }
-_EXPRESSION_TOKENS = {"IDENT", "LONG_IDENT", "NUMBER", "STRING", "TRUE", "FALSE", "LPAR",
-                      "LBRACK", "LARRAY", "LBRACE", "MINUS_PREFIX", "MINUS", "IF", "FUN",
-                      "MATCH", "WHILE", "FOR"}
-_PATTERN_TOKENS = {"IDENT", "LONG_IDENT", "NUMBER", "STRING", "TRUE", "FALSE", "LPAR",
-                   "HP_LPAR", "LBRACK", "UNDERSCORE", "MINUS", "MINUS_PREFIX"}
-_TYPE_TOKENS = {"IDENT", "LONG_IDENT", "TYVAR", "LPAR"}
-_DECLARATION_TOKENS = {"LET", "TYPE", "EXTERN", "LATTR"}
+# Starts of an expression, a pattern or a type, summarised as one phrase.
+_CATEGORIES = (
+    ("a type", {"TYVAR"}, {"IDENT", "LONG_IDENT", "TYVAR", "LPAR"}),
+    ("a pattern", {"UNDERSCORE"}, {"IDENT", "LONG_IDENT", "NUMBER", "STRING", "TRUE", "FALSE", "LPAR",
+                                   "HP_LPAR", "LBRACK", "UNDERSCORE", "MINUS", "MINUS_PREFIX"}),
+    ("an expression", {"IDENT", "NUMBER"}, {"IDENT", "LONG_IDENT", "NUMBER", "STRING", "TRUE", "FALSE",
+                                            "LPAR", "LBRACK", "LARRAY", "LBRACE", "MINUS",
+                                            "MINUS_PREFIX", "IF", "FUN", "MATCH", "WHILE", "FOR",
+                                            "VBEGIN", "LET", "DO_BANG", "RETURN", "SELECT", "LET_BANG"}),
+    ("a declaration ('let', 'type', 'extern' or an attribute)", {"LET", "TYPE", "EXTERN"},
+     {"LET", "TYPE", "EXTERN", "LATTR"}),
+)
+# Tokens that could extend what came before but are never the helpful suggestion.
+_CONTINUATIONS = {"DOT", "DOTLBRACK", "HP_LPAR", "COMMA", "LARROW", "SEMI", "COLON", "VSEP",
+                  "VEND", "UNIT_LT", "TYAPP_LT", "CE_LBRACE", "LBRACK", "IDENT", "LONG_IDENT"}
+_WORDS_SHOWN = 5
 
 
 def _describe_token(tok: Token) -> str:
@@ -299,36 +328,29 @@ def _describe_token(tok: Token) -> str:
 
 
 def _describe_expected(accepts: set[str], previous: Token | None, recent: list[Token]) -> str:
-    """Turn the parser's acceptable terminals into a short phrase."""
-    words: list[str] = []
-    rest = set(accepts)
+    """Turn the parser's acceptable terminals into a short phrase: the keywords
+    and brackets that would close what is open first, then kinds of things."""
     if accepts == {"VBEGIN"}:
-        in_type = _innermost_head(recent) == "TYPE"
-        return "a type definition" if in_type else "an expression"
-    if _EXPRESSION_STARTS <= accepts:
-        words.append("an expression")
-        rest -= _EXPRESSION_TOKENS | {"VBEGIN", "HP_LPAR", "CE_LBRACE"}
-    elif _PATTERN_ONLY_STARTS <= accepts:
-        words.append("a pattern")
-        rest -= _PATTERN_TOKENS
-    elif "TYVAR" in accepts:
-        words.append("a type")
-        rest -= _TYPE_TOKENS
-    elif _DECLARATION_TOKENS <= accepts:
-        words.append("a declaration ('let', 'type', 'extern' or an attribute)")
-        rest -= _DECLARATION_TOKENS
+        if previous is not None and previous.type == "WITH":
+            return "a match arm ('| pattern -> expression')"
+        return "a type definition" if _innermost_head(recent) == "TYPE" else "an expression"
+    rest = set(accepts)
+    kinds = []
+    for phrase, markers, members in _CATEGORIES:
+        if markers <= rest:
+            kinds.append(phrase)
+            rest -= members
     if len(rest & _OPERATORS) >= 3:
-        words.append("an operator")
+        kinds.append("an operator")
         rest -= _OPERATORS
-    if words and rest <= {"VSEP", "VEND", "$END", "SEMI"}:
-        rest = set()
-    rest -= {"VSEP"} if words else set()
-    words += sorted(_WORDS.get(name) or f"'{_TERMINAL_SPELLING.get(name, name.lower())}'" for name in rest)
+    if kinds:
+        rest -= _CONTINUATIONS
+    words = sorted({_WORDS.get(name) or f"'{_TERMINAL_SPELLING.get(name, name.lower())}'" for name in rest})
+    words += kinds
     if not words:
-        return "something else"
-    if len(words) > 6:
-        words = words[:6] + ["..."]
-        return ", ".join(words)
+        return "a new line or the end of the block"
+    if len(words) > _WORDS_SHOWN:
+        return ", ".join(words[:_WORDS_SHOWN]) + ", ..."
     return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " or " + words[-1]
 
 
@@ -437,7 +459,8 @@ class _AstBuilder(Transformer):
 
     def type_decl(self, children):
         name = children[1].value
-        params = tuple(c.value[1:] for c in children if isinstance(c, tuple) and c and isinstance(c[0], Token))
+        params = next((tuple(t.value[1:] for t in c) for c in children
+                       if isinstance(c, tuple) and isinstance(c[0], Token)), ())
         span = _span(children)
         last = children[-1]
         representation = children[-2] if isinstance(last, Token) and last.type == "VEND" else None
