@@ -49,7 +49,8 @@ from nanopass.graph import Graph, Node, Region
 from nanopass.languages import Elaborated, Saturated
 from nanopass.pass_ import Pass, PassContext, Rewriter, Verdict, register
 from nanopass.passes.baker_sites import (
-    FUSIBLE_CONSUMERS, SITE_OPS, ExpandOptions, Fragment, SiteInput, expand_batch, is_site, local_index)
+    FUSIBLE_CONSUMERS, SITE_OPS, ExpandOptions, Fragment, SiteInput, expand_batch, function_operands, is_site,
+    local_index)
 
 # Batches per worker: enough to even out uneven sites, few enough to keep transfers small.
 _BATCHES_PER_WORKER = 4
@@ -121,60 +122,57 @@ def _fuse_windows(graph: Graph, sites: list[Site]) -> list[Site]:
 def read_set(graph: Graph, roots: Iterable[int], symbols: Mapping[str, int]) -> tuple[dict[int, Node], dict[int, Region]]:
     """Every node and region an expansion rooted at ``roots`` may read.
 
-    Regions owned by what it reads are read whole (they may be copied), the
-    operands of what they hold are read as nodes, function values (lambdas,
-    partial applications, refs to functions) whole, and the declarations
-    that refs name: a func whole, any other declaration as a node.
+    The regions of what it reads are read whole (they may be copied, and
+    the sites in them expanded); a site's operands are read as nodes; a
+    function value a site applies is read whole when it may be inlined (a
+    lambda, a partial application and what it binds, a ref and the func it
+    names), as a node otherwise.
     """
     nodes: dict[int, Node] = {}
     regions: dict[int, Region] = {}
     whole: list[int] = list(roots)
     done: set[int] = set()
 
-    def declaration(ref: Node) -> None:
-        target = symbols.get(ref.attr("name"))
-        if target is not None:
-            if graph.node(target).kind == "func":
-                whole.append(target)
-            else:
-                nodes[target] = graph.node(target)
+    def read(node_id: int) -> Node:
+        if node_id not in nodes:
+            nodes[node_id] = graph.node(node_id)
+        return nodes[node_id]
 
-    def operand(node_id: int) -> None:
-        if node_id in nodes:
-            return
-        node = graph.node(node_id)
-        nodes[node_id] = node
+    def function_value(node_id: int) -> None:
+        node = read(node_id)
         if node.kind in ("lambda", "pap"):
             whole.append(node_id)
         elif node.kind == "ref":
-            declaration(node)
+            target = symbols.get(node.attr("name"))
+            if target is not None and read(target).kind == "func":
+                whole.append(target)
 
     while whole:
         node_id = whole.pop()
         if node_id in done:
             continue
         done.add(node_id)
-        node = graph.node(node_id)
-        nodes[node_id] = node
-        for input_id in node.inputs():
-            operand(input_id)
-        if node.kind == "ref":
-            declaration(node)
+        node = read(node_id)
+        if is_site(node):
+            for operand in node.operands:
+                read(operand)
+            for operand in function_operands(node):
+                function_value(operand)
+        elif node.kind == "pap":
+            for operand in node.operands:
+                function_value(operand)
         for region_id in node.regions:
             region = graph.region(region_id)
             regions[region_id] = region
             whole.extend(region.node_ids())
-            for value in region.results + (() if region.effect_out is None else (region.effect_out,)):
-                operand(value)
-    for node_id in symbols.values():
-        if graph.node(node_id).kind == "typedef":
-            nodes[node_id] = graph.node(node_id)
     return nodes, regions
 
 
 def site_inputs(graph: Graph, sites: list[Site]) -> list[SiteInput]:
     symbols = {node.attr("name"): node_id for node_id, node in graph.top_level() if node.attr("name") is not None}
     symbol_pairs = tuple(sorted(symbols.items()))
+    unions = tuple((node.attr("name"), tuple(node.attr("cases"))) for _, node in graph.top_level()
+                   if node.kind == "typedef" and node.attr("cases"))
     types = graph.annotation("types")
     inputs = []
     for site in sites:
@@ -182,6 +180,7 @@ def site_inputs(graph: Graph, sites: list[Site]) -> list[SiteInput]:
         inputs.append(SiteInput(
             site=site.site, region=site.region, function=site.function, absorbed=site.absorbed,
             nodes=tuple(sorted(nodes.items())), regions=tuple(sorted(regions.items())), symbols=symbol_pairs,
+            unions=unions,
             types=tuple((i, types[i]) for i in sorted(nodes) if i in types),
         ))
     return inputs
@@ -328,6 +327,8 @@ def fold_in(graph: Graph, fragments: list[Fragment], ctx: PassContext) -> Graph:
                 raise AssertionError("baker: fold-in allocated regions out of order")
         for region_id in fragment.replaced_regions:
             for node_id in graph.walk_region(region_id):
+                for nested in graph.node(node_id).regions:
+                    rw.delete_region(nested)
                 rw.delete(node_id)
             rw.delete_region(region_id)
         place = tuple(allocation.node(i) for i in fragment.prelude)

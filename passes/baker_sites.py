@@ -93,6 +93,10 @@ SITE_OPS: dict[str, SiteOp] = {
 _ARITY = {"map": 2, "mapi": 2, "map2": 3, "init": 2, "init2d": 3, "filter": 2, "reduce": 2, "fold": 3,
           "sum": 1, "windowed": 2, "collect": 2, "distinct": 1}
 
+# Which operand of each family is the function it applies.
+_FUNCTION_OPERAND = {"map": 0, "mapi": 0, "map2": 0, "init": 1, "init2d": 2, "filter": 0, "reduce": 0, "fold": 0,
+                     "collect": 0}
+
 # Map families that a stencil can absorb as the consumer of its windows.
 FUSIBLE_CONSUMERS = frozenset({"map", "mapi"})
 
@@ -105,6 +109,14 @@ def is_site(node: Node) -> bool:
         return False
     op = SITE_OPS.get(node.attr("op"))
     return op is not None and len(node.operands) == _ARITY[op.family]
+
+
+def function_operands(node: Node) -> tuple[int, ...]:
+    """The operands of a site that are functions it applies (none for a ``match``)."""
+    if node.kind != "native":
+        return ()
+    position = _FUNCTION_OPERAND.get(SITE_OPS[node.attr("op")].family)
+    return () if position is None else (node.operands[position],)
 
 
 # -- operators ------------------------------------------------------------------------------
@@ -170,7 +182,8 @@ class SiteInput:
 
     ``absorbed`` holds the ``windowed`` native a map consumes when the two are
     fused.  ``nodes``/``regions``/``types`` are ``(id, value)`` pairs;
-    ``symbols`` maps every top-level name to its declaration's id.
+    ``symbols`` maps every top-level name to its declaration's id and
+    ``unions`` every declared union to its case names.
     """
 
     site: int
@@ -180,6 +193,7 @@ class SiteInput:
     nodes: tuple[tuple[int, Node], ...]
     regions: tuple[tuple[int, Region], ...]
     symbols: tuple[tuple[str, int], ...]
+    unions: tuple[tuple[str, tuple[str, ...]], ...]
     types: tuple[tuple[int, Any], ...]
 
 
@@ -255,6 +269,7 @@ class _View:
         self._nodes = dict(site_input.nodes)
         self._regions = dict(site_input.regions)
         self.symbols = dict(site_input.symbols)
+        self.unions = site_input.unions
         self.types = dict(site_input.types)
 
     def node(self, node_id: int) -> Node:
@@ -281,10 +296,8 @@ class _View:
             return frozenset({"Some", "None"})
         if case in ("nil", "cons"):
             return frozenset({"nil", "cons"})
-        for node_id in self.symbols.values():
-            node = self.node(node_id)
-            cases = node.attr("cases")
-            if node.kind == "typedef" and cases and case in cases:
+        for _, cases in self.unions:
+            if case in cases:
                 return frozenset(cases)
         return None
 
@@ -547,14 +560,10 @@ class _FragmentBuilder:
         if family == "map2":
             fn, first, second = operands
             return self.map_over(op, container, self.function(fn), (first, second), effect)
-        if family == "init":
-            count, fn = operands
-            return self.parallel_for(op, container, (count,), effect,
-                                     lambda indices, token: self.apply(self.function(fn), indices, token))
-        if family == "init2d":
-            rows, columns, fn = operands
-            return self.parallel_for(op, container, (rows, columns), effect,
-                                     lambda indices, token: self.apply(self.function(fn), indices, token))
+        if family in ("init", "init2d"):
+            function = self.function(operands[-1])
+            return self.parallel_for(op, container, operands[:-1], effect,
+                                     lambda indices, token: self.apply(function, indices, token), function=function)
         if family == "filter":
             predicate, source = operands
             flags, token = self.map_over(op, "array", self.function(predicate), (source,), effect, type_=T.BOOL)
@@ -584,11 +593,16 @@ class _FragmentBuilder:
         size, source = operands
         return self.stencil(op, size, source, None, False, effect)
 
+    def wants_token(self, function: _Function | None) -> bool:
+        """Whether running ``function`` needs a region token (an inlined body with effects)."""
+        return (function is not None and function.how == "inline"
+                and self.view.region(function.region).token is not None)
+
     def parallel_for(self, origin: str, container: str, extents: Sequence[int], effect: int | None,
-                     body, type_: Any = None) -> tuple[int, int | None]:
+                     body, type_: Any = None, function: _Function | None = None) -> tuple[int, int | None]:
         """A ``parallel_for`` whose region is built by ``body(indices, token) -> (element, token)``."""
         names = ("i", "j")[: len(extents)]
-        frame = self.open(names, token=effect is not None, types=[T.INT] * len(extents))
+        frame = self.open(names, token=effect is not None or self.wants_token(function), types=[T.INT] * len(extents))
         element, token = body(frame.params, frame.entry)
         region = self.close(frame, (element,), token)
         node = self.emit("parallel_for", *extents, regions=(region,), effect=effect, origin=origin,
@@ -609,7 +623,8 @@ class _FragmentBuilder:
             return self.apply(function, ([indices[0]] if with_index else []) + elements, token)
 
         result_type = T.TArray(type_) if type_ is not None else None
-        return self.parallel_for(origin, container, (self.extent(sources[0]),), effect, body, result_type)
+        return self.parallel_for(origin, container, (self.extent(sources[0]),), effect, body, result_type,
+                                 function=function)
 
     def compact(self, source: int, flags: int, container: str) -> int:
         """The elements of ``source`` whose flag is set, in order: scan the flags, scatter."""
@@ -648,7 +663,8 @@ class _FragmentBuilder:
         reassociate = associative and (exact or (type_name in FLOATING and self.options.reassociate_floats))
         element = element_type(self.type_of(source))
         accumulator = self.type_of(init) if init is not None else element
-        frame = self.open(("acc", "x"), token=effect is not None, types=(accumulator, element))
+        frame = self.open(("acc", "x"), token=effect is not None or self.wants_token(function),
+                          types=(accumulator, element))
         value, token = self.apply(function, frame.params, frame.entry)
         region = self.close(frame, (value,), token)
         operands = (source,) if init is None else (source, init)
@@ -686,7 +702,8 @@ class _FragmentBuilder:
                 effect: int | None) -> tuple[int, int | None]:
         """A ``stencil`` over the windows of ``source``; ``consumer`` (when fused) runs on each."""
         window_type = self.type_of(source)
-        frame = self.open(("i", "window"), token=effect is not None, types=(T.INT, window_type))
+        frame = self.open(("i", "window"), token=effect is not None or self.wants_token(consumer),
+                          types=(T.INT, window_type))
         index, window = frame.params
         if consumer is None:
             element, token = window, frame.entry
@@ -800,6 +817,8 @@ class _DecisionTree:
         self.arms_list = arms
         self.width = width
         self.span = span
+        # Branch regions carry a token when the match does or an arm body has effects of its own.
+        self.branch_tokens = any(builder.view.region(arm.body).token is not None for arm in arms)
 
     def extract(self, path: tuple) -> int:
         """The value at ``path``, reusing an extraction of an enclosing frame."""
@@ -842,15 +861,16 @@ class _DecisionTree:
         first = self.test(tests[0])
         if len(tests) == 1 and arm.guard is None:
             return first, token
-        effectful = token is not None and arm.guard is not None and self.b.view.region(arm.guard).token is not None
+        effectful = arm.guard is not None and self.b.view.region(arm.guard).token is not None
         then = self.b.open((), token=effectful)
         holds, then_token = self.condition(tests[1:], arm, bindings, then.entry)
         then_region = self.b.close(then, (holds,), then_token)
         other = self.b.open((), token=effectful)
         other_region = self.b.close(other, (self.b.const(False, "bool"),), other.entry)
-        node = self.b.emit("if", first, regions=(then_region, other_region), effect=token if effectful else None,
+        chained = effectful and token is not None
+        node = self.b.emit("if", first, regions=(then_region, other_region), effect=token if chained else None,
                            type_=T.BOOL)
-        return node, (node if effectful else token)
+        return node, (node if chained else token)
 
     def arms(self, index: int, token: int | None,
              covered: frozenset) -> tuple[int | None, tuple[int, ...], int | None]:
@@ -866,10 +886,10 @@ class _DecisionTree:
             return None, results, token
         condition, token = self.condition(tests, arm, bindings, token)
         effectful = token is not None
-        then = self.b.open((), token=effectful)
+        then = self.b.open((), token=effectful or self.branch_tokens)
         results, then_token = self.b.inline(arm.body, self.bind(arm.body, bindings), self.env, then.entry)
         then_region = self.b.close(then, results, then_token)
-        other = self.b.open((), token=effectful)
+        other = self.b.open((), token=effectful or self.branch_tokens)
         if_node, other_results, other_token = self.arms(index + 1, other.entry, covered)
         if if_node is not None:
             other_results = (if_node,) if self.width == 1 else tuple(
