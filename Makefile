@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 APT_STAMP := $(VENV)/.apt-installed
 # Debian tools the tests drive (mlir-opt for the psg text, graphviz for pictures).
-APT_PACKAGES := graphviz
+APT_PACKAGES := graphviz mlir-22-tools
 
 .PHONY: install demo test apt clean
 
