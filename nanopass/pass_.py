@@ -224,7 +224,10 @@ class RewritePass(Pass):
 
     def run(self, graph: Graph, ctx: PassContext) -> Graph:
         rw = Rewriter(graph)
+        nodes = rw.nodes
         handlers = {k: getattr(self, m) for k, m in self._handlers.items()}
+        rewrote: Counter = Counter()
+        replaced: Counter = Counter()
         stack = [graph.root]
         while stack:
             region_id = stack.pop()
@@ -232,24 +235,32 @@ class RewritePass(Pass):
             removed: set[int] = set()
             nested: list[int] = []
             for node_id in region.node_ids():
-                node = rw.node(node_id)
+                node = nodes[node_id]
                 handler = handlers.get(node.kind)
-                result = None if handler is None else handler(rw, node_id, node)
+                if handler is None:  # carried over: the hot path of the generated traversal
+                    if node.regions:
+                        nested.extend(node.regions)
+                    continue
+                result = handler(rw, node_id, node)
                 if isinstance(result, Node):
                     if result is not node:
                         rw.replace(node_id, result)
-                        ctx.stat(f"rewrote {node.kind}")
+                        rewrote[node.kind] += 1
                 elif result is not None:
                     rw.redirect(node_id, result)
                     rw.delete(node_id)
                     removed.add(node_id)
-                    ctx.stat(f"replaced {node.kind}")
+                    replaced[node.kind] += 1
                     continue
-                nested.extend(rw.node(node_id).regions)
+                nested.extend(nodes[node_id].regions)  # the handler may have replaced it
             if removed:
                 region = rw.region(region_id)
                 rw.set_region(region_id, attrs.evolve(region, body=tuple(i for i in region.body if i not in removed)))
             stack.extend(reversed(nested))
+        for kind, count in rewrote.items():
+            ctx.stat(f"rewrote {kind}", count)
+        for kind, count in replaced.items():
+            ctx.stat(f"replaced {kind}", count)
         return rw.finish()
 
 
