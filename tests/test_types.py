@@ -145,14 +145,15 @@ def test_defaulting_makes_a_numeric_variable_int_and_dimensionless():
     assert show(unifier.zonk(add)) == "int -> int -> int"
 
 
-def test_defaulting_leaves_solved_primitives_and_their_units_alone():
+def test_defaulting_makes_unknown_units_dimensionless_and_keeps_known_ones():
     unifier = Unifier()
     times = unifier.instantiate(OPERATORS["*"], 2)
-    x = TPrim("float", unifier.new_measure(2))
+    unknown = TPrim("float", unifier.new_measure(2))
     result = unifier.new_var(2)
-    unifier.unify(times, function(x, x, result))
+    unifier.unify(times, function(parse_type("float<m>"), unknown, result))
+    assert show(unifier.zonk(result)) == "float<m 'u>"
     unifier.default_numeric()
-    assert show(unifier.zonk(result)) == "float<'u^2>"
+    assert show(unifier.zonk(result)) == "float<m>"
 
 
 def test_zonk_returns_the_same_term_when_nothing_is_solved():

@@ -18,9 +18,12 @@ Choices where F# leaves room, fixed here:
 * A non-unit value discarded in a sequence or loop body is a warning, as in F#
   (FS0020); the value is computed and dropped.
 * ``+ - * / %`` and friends are statically resolved (`types.BaseVar`); a
-  binding's unresolved ones default to int and dimensionless when its
-  top-level declaration is finished, as F# does: ``let f x = x + x`` is
-  ``int -> int``.  They are never generalised.
+  binding's unresolved ones default to int when its top-level declaration is
+  finished, as F# does: ``let f x = x + x`` is ``int -> int``.  They are
+  never generalised.  Unit variables still unknown then become dimensionless
+  (``let g x = x * 2.5`` is ``float -> float``): annotations cannot name unit
+  variables in the subset, so, as in F# without them, no user function is
+  generic in its units.
 * Value restriction: only bindings with parameters, lambdas, names and
   literals are generalised; a top-level value whose type is still not fully
   known at the end of the program is an error.
@@ -155,6 +158,8 @@ _OPTION_PARAM = TVar(0)  # option's type parameter; instantiated fresh at each u
 _OPTION = UnionDef("option", (("None", ()), ("Some", (_OPTION_PARAM,))), (_OPTION_PARAM.id,))
 _INTRINSIC_MODULES = ("Array", "Array.Parallel", "Array2D", "List", "Map", "Seq", "Actor")
 _GENERALISABLE = (ast.Lambda, ast.Var, ast.Literal)
+# Attributes whose one argument the subset fixes: [<Cost(38)>], [<Resource("registry")>].
+_ATTRIBUTE_ARGUMENTS = {"Cost": "int", "Resource": "string"}
 # F#'s other names for the primitives of the subset.
 _TYPE_ALIASES = {"double": "float", "single": "float32", "byte": "uint8", "int32": "int"}
 
@@ -311,6 +316,7 @@ class _Checker:
     def program(self, program: ast.Program) -> None:
         for decl in program.decls:
             self.type_vars = {}
+            self.attributes(getattr(decl, "attributes", ()))
             if isinstance(decl, ast.MeasureDecl):
                 self.measure_decl(decl)
             elif isinstance(decl, ast.RecordDecl):
@@ -327,6 +333,15 @@ class _Checker:
                 what = f"'{binding.name}'" if binding.name is not None else "this pattern"
                 self.error(binding.pattern, f"the type of {what} is not fully known, "
                                             f"'{show(t)}'; add a type annotation")
+
+    def attributes(self, attributes: tuple[ast.Attribute, ...]) -> None:
+        """Type attribute arguments; those whose meaning the subset fixes must have their type."""
+        for attribute in attributes:
+            for arg in attribute.args:
+                self.record(arg, self.literal_type(arg))
+            wanted = _ATTRIBUTE_ARGUMENTS.get(attribute.name)
+            if wanted is not None and (len(attribute.args) != 1 or attribute.args[0].kind.value != wanted):
+                self.error(attribute, f"[<{attribute.name}(...)>] takes one {wanted} argument")
 
     def declare_type_name(self, decl: ast.RecordDecl | ast.UnionDecl) -> bool:
         if decl.name in self.record_defs or decl.name in self.union_defs or decl.name in BUILTIN_CONSTRUCTORS \

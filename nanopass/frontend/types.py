@@ -498,8 +498,10 @@ class Unifier:
         self.bases: dict[int, str | BaseVar] = {}
         self.constraints: dict[int, Constraint] = {}
         self.levels: dict[int, int] = {}
-        # Primitives over a base variable made since the last `default_numeric`.
+        # Primitives over a base variable, and measure variables, made since the last
+        # `default_numeric`.
         self.numeric: list[TPrim] = []
+        self.new_measures: list[int] = []
         self._trail: list[tuple[dict, int, object]] | None = None
 
     # -- variables
@@ -511,6 +513,7 @@ class Unifier:
     def new_measure(self, level: int) -> Measure:
         var_id = fresh_id()
         self.levels[var_id] = level
+        self.new_measures.append(var_id)
         return Measure.var(var_id)
 
     def new_base(self, constraint: Constraint) -> BaseVar:
@@ -667,6 +670,7 @@ class Unifier:
         def fresh() -> int:
             var_id = fresh_id()
             self._set(self.levels, var_id, floor)
+            self.new_measures.append(var_id)
             return var_id
 
         solution = solve_one(a / b, fresh)
@@ -717,16 +721,19 @@ class Unifier:
         return Scheme(tuple(type_vars), tuple(measure_vars), (), body)
 
     def default_numeric(self) -> None:
-        """Give each numeric base made since the last call and still unresolved its default
-        primitive, and make its measure dimensionless, as F# does at the end of a
-        declaration: ``let f x = x + x`` is ``int -> int``."""
+        """Resolve what F# resolves at the end of a declaration: each numeric base made
+        since the last call and still unknown takes its default primitive, and each
+        unit variable made since then and still unknown becomes dimensionless, so
+        ``let f x = x + x`` is ``int -> int`` and ``let g x = x * 2.5`` is
+        ``float -> float`` (units are generic only where an annotation says so)."""
         for prim in self.numeric:
             base = self.resolve_base(prim.base)
             if isinstance(base, BaseVar):
                 self._set(self.bases, base.id, self.constraints[base.id].default)
-                for var_id in self.resolve_measure(prim.measure).var_ids():
-                    self._set(self.measures, var_id, ONE)
-        self.numeric = []
+        for var_id in self.new_measures:
+            if var_id not in self.measures:
+                self._set(self.measures, var_id, ONE)
+        self.numeric, self.new_measures = [], []
 
     def unresolved(self, t: Type) -> bool:
         return any(isinstance(term, TVar) or (isinstance(term, TPrim) and isinstance(term.base, BaseVar))
