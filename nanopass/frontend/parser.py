@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import functools
+import math
 import re
 import struct
 from importlib import resources
@@ -59,7 +60,7 @@ def _parsing(text: str, filename: str) -> Iterator[str]:
     """Set up the session for one parse of `text` and turn every error raised
     inside into a DiagnosticError.  Yields the text with comments blanked."""
     clean, scan_error = _prescan(text)
-    session = _Session(filename, text, scan_error)
+    session = _Session(filename, text, clean, scan_error)
     token = _SESSION.set(session)
     try:
         yield clean
@@ -225,6 +226,7 @@ class _Session:
 
     filename: str
     text: str
+    clean: str  # `text` with comments blanked: the same positions
     scan_error: _ScanError | None
     recent: list[Token] = attrs.Factory(list)  # the last tokens given to the parser
 
@@ -253,9 +255,9 @@ class _Session:
         expected = _describe_expected(accepts, previous, self.recent)
         after = f" after {_describe_token(previous)}" if previous is not None else ""
         if found.type == "$END" or found.type in VIRTUAL_TOKENS:
-            anchor = previous if previous is not None else found
-            line, col = (anchor.end_line, anchor.end_column) if previous is not None else (1, 1)
-            where = " at the end of the input" if found.type == "$END" else ""
+            line, col = (previous.end_line, previous.end_column) if previous is not None else (1, 1)
+            at_end = found.type == "$END" or not self.clean[found.end_pos:].strip()
+            where = " at the end of the input" if at_end else ""
             return self.diagnostic(f"expected {expected}{after}{where}", line or 1, col or 1)
         return self.diagnostic(f"expected {expected}{after}, found {_describe_token(found)}",
                                found.line, found.column, max(1, len(found.value)))
@@ -809,7 +811,9 @@ def _literal(tok: Token, span: Span) -> ast.Literal:
         try:
             rounded = struct.unpack("f", struct.pack("f", value))[0]
         except OverflowError:
-            raise _BuildError(f"float32 literal '{text}' is out of range", span) from None
+            rounded = math.inf
+        if math.isinf(rounded):
+            raise _BuildError(f"float32 literal '{text}' is out of range", span)
         return ast.Literal(ast.LiteralKind.FLOAT32, rounded, span=span)
     if _FLOAT.fullmatch(text):
         return ast.Literal(ast.LiteralKind.FLOAT, _float_value(text, span), span=span)
