@@ -47,14 +47,14 @@ from typing import Callable, Iterable
 
 import attrs
 
-from nanopass.diagnostics import Diagnostic, DiagnosticError, Span
+from nanopass.diagnostics import Diagnostic, DiagnosticError
 from nanopass.frontend import ast
 from nanopass.frontend.intrinsics import ACTOR_START, INTRINSICS, OPERATORS
 from nanopass.frontend.stack import run_with_big_stack
 from nanopass.frontend.types import (
-    BOOL, INT, INTEGRAL, NUMERIC_TYPES, PRIMITIVE_TYPES, STRING, UNIT, BUILTIN_CONSTRUCTORS, Constraint,
+    BOOL, INT, INTEGRAL, NUMERIC_TYPES, PRIMITIVE_TYPES, UNIT, BUILTIN_CONSTRUCTORS, Constraint,
     Naming, RecordDef, Scheme, TArray, TCon, TFun, TPrim, TTuple, TVar, Type, Unifier, UnifyError,
-    UnionDef, actor_of, async_of, function, list_of, option_of, show, substitute)
+    UnionDef, actor_of, async_of, function, list_of, show, substitute)
 from nanopass.frontend.units import ONE, Measure
 
 

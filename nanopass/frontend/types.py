@@ -123,10 +123,6 @@ def function(*types: Type) -> Type:
     return result
 
 
-def is_numeric(t: Type) -> bool:
-    return isinstance(t, TPrim) and t.base in NUMERIC_TYPES
-
-
 @attrs.frozen(slots=True)
 class RecordDef:
     """A declared record; ``params`` are the ids of its type parameters' variables."""
@@ -260,10 +256,6 @@ _ARROW, _TUPLE, _POSTFIX = 0, 1, 2
 def show(t: Type, naming: Naming | None = None) -> str:
     """``t`` in F# syntax: ``float<m/s^2>``, ``int -> int``, ``(string * string list) list``."""
     return _show(t, naming or Naming(), _ARROW)
-
-
-def show_measure(m: Measure, naming: Naming | None = None) -> str:
-    return m.show((naming or Naming()).measure_var)
 
 
 def _show(t: Type, naming: Naming, context: int) -> str:
@@ -462,10 +454,6 @@ def parse_scheme(text: str, constraints: Mapping[str, Constraint] | None = None)
         tuple((b.id, constraints[name]) for name, b in base_vars.items()),
         body,
     )
-
-
-def show_scheme(scheme: Scheme, naming: Naming | None = None) -> str:
-    return show(scheme.body, naming)
 
 
 # -- unification -------------------------------------------------------------------
