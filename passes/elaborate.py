@@ -58,7 +58,8 @@ hand-made graphs before and after).
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable
+from collections import Counter
+from typing import Callable, Iterable
 
 import attrs
 
@@ -139,9 +140,10 @@ class _Effects:
     rules from (nothing, False) reaches the least solution.
     """
 
-    def __init__(self, graph: Graph, targets: Callable[[int], _Target | None]):
+    def __init__(self, graph: Graph, targets: Callable[[int], _Target | None], uses: Counter):
         self.graph = graph
         self.target_of = targets
+        self.uses = uses
         self.functions: set[str] = set()
         self.closures = False
         self._memo: dict[int, bool] = {}
@@ -170,15 +172,8 @@ class _Effects:
                 target = self.target_of(node.operands[0])
                 if target is not None and len(node.operands) - 1 >= target.arity:
                     called.add(node.operands[0])
-        uses: dict[int, int] = {}
-        for _, node in self.graph.live_nodes():
-            for operand in node.operands:
-                uses[operand] = uses.get(operand, 0) + 1
-        for region in self.graph.regions:
-            for value in () if region is None else region.results:
-                uses[value] = uses.get(value, 0) + 1
         # A ref that is called saturated once and used nowhere else does not escape.
-        return [r for r in refs if not (r in called and uses.get(r, 0) == 1)]
+        return [r for r in refs if not (r in called and self.uses[r] == 1)]
 
     def callable(self, target: _Target | None) -> bool:
         """Whether a saturated call of this top-level function or extern may have effects."""
@@ -237,10 +232,20 @@ class _Effects:
         return self.closures
 
 
+class _Pending:
+    """A carried value nothing has read yet: its ``proj`` is made at the first read."""
+
+    __slots__ = ("owner", "index", "scope", "span", "type", "made")
+
+    def __init__(self, owner: int, index: int, scope: "_Scope", span: Span, type_: T.Type | None):
+        self.owner, self.index, self.scope, self.span, self.type = owner, index, scope, span, type_
+        self.made: int | None = None
+
+
 class _Scope:
     """One region being elaborated: its new body, its token and its mutable cells."""
 
-    def __init__(self, cells: dict[int, int], span: Span):
+    def __init__(self, cells: dict[int, "int | _Pending"], span: Span):
         self.body: list[int] = []
         self.cells = cells  # cell (var id) -> its current SSA value
         self.span = span
@@ -258,21 +263,23 @@ class Elaboration:
         self.rw = Rewriter(graph)
         self.handlers = handlers
         self.types = graph.annotation("types")
-        self.type_updates: dict[int, Any] = {}
+        self.type_updates: dict[int, T.Type | None] = {}
         self.renamed: dict[int, int] = {}  # input value id -> the output value that stands for it
         self.placed: set[int] = set()
         self.scopes: list[_Scope] = []
         self.diagnostics: list[Diagnostic] = []
         self.declarations = {n.attr("name"): n for _, n in graph.top_level() if n.attr("name") is not None}
         self.cells = {i: n for i, n in graph.live_nodes() if n.kind == "var"}
-        self.used: set[int] = set()
+        self.uses: Counter = Counter()
         for _, node in graph.live_nodes():
-            self.used.update(node.operands)
+            self.uses.update(node.operands)
         for region in graph.regions:
             if region is not None:
-                self.used.update(region.results)
+                self.uses.update(region.results)
+        self.used = set(self.uses)
         self._assigned: dict[int, frozenset[int]] = {}
-        self.effects = _Effects(graph, self.target)
+        self.effects = _Effects(graph, self.target, self.uses)
+        self.native_callees = self._native_callees()
         self._check_cells_are_not_values()
 
     # -- diagnostics ------------------------------------------------------------
@@ -291,6 +298,17 @@ class Elaboration:
                 for cell in (r for r in self.graph.region(region_id).results if r in self.cells):
                     self.error(self.cells[cell].span, f"the mutable local '{self.cells[cell].attr('name')}' is the "
                                                       "value of a region; expected a 'load' of it")
+
+    def _native_callees(self) -> set[int]:
+        """Refs whose one use is as the callee of an intrinsic that becomes a native op: they go."""
+        found = set()
+        for _, node in self.graph.live_nodes():
+            if node.kind == "apply":
+                target = self.target(node.operands[0])
+                if (target is not None and target.kind == "intrinsic" and 0 < target.arity <= len(node.operands) - 1
+                        and self.uses[node.operands[0]] == 1):
+                    found.add(node.operands[0])
+        return found
 
     # -- what a ref names ---------------------------------------------------------
     def target(self, value: int) -> _Target | None:
@@ -359,6 +377,20 @@ class Elaboration:
         self.set_type(node_id, T.UNIT)
         return node_id
 
+    def cell_value(self, cell: int) -> int:
+        """The current value of a visible cell, making its ``proj`` if it is still pending."""
+        value = self.scope.cells[cell]
+        if not isinstance(value, _Pending):
+            return value
+        if value.made is None:
+            # Right after the node whose result it takes apart, in the region that holds it.
+            value.made = self.rw.add(Node("proj", (value.owner,), make_attributes({"index": value.index}),
+                                          span=value.span))
+            body = value.scope.body
+            body.insert(body.index(value.owner) + 1, value.made)
+            self.set_type(value.made, value.type)
+        return value.made
+
     def proj(self, tuple_id: int, index: int, span: Span) -> int:
         return self.emit(Node("proj", (tuple_id,), make_attributes({"index": index}), span=span))
 
@@ -406,7 +438,7 @@ class Elaboration:
             self.token(span)
         for node_id in region.body:
             self.visit(node_id)
-        finals = tuple(scope.cells[c] for c in carried)
+        finals = tuple(self.cell_value(c) for c in carried)
         results = finals if yields == "carried" else self.values(region.results) + finals
         self.scopes.pop()
         effect_out = scope.token if scope.entry is not None else None
@@ -440,11 +472,9 @@ class Elaboration:
         return tuple(sorted(c for c in assigned if c in self.scope.cells))
 
     def bind_carried(self, node_id: int, carried: tuple[int, ...], first_index: int, span: Span) -> None:
-        """After a node whose value is a tuple holding carried values: rebind each cell to a proj."""
+        """After a node whose value is a tuple holding carried values: each cell is now a pending proj of it."""
         for offset, cell in enumerate(carried):
-            projection = self.proj(node_id, first_index + offset, span)
-            self.copy_type(projection, cell)
-            self.scope.cells[cell] = projection
+            self.scope.cells[cell] = _Pending(node_id, first_index + offset, self.scope, span, self.types.get(cell))
 
     def finish(self) -> Graph:
         if self.diagnostics:
@@ -507,7 +537,9 @@ class Elaborate(RewritePass):
         return self._closed(elab, node_id, node, token=True)
 
     # -- names, operators, applications ----------------------------------------------
-    def rewrite_ref(self, elab: Elaboration, node_id: int, node: Node) -> int:
+    def rewrite_ref(self, elab: Elaboration, node_id: int, node: Node) -> int | None:
+        if node_id in elab.native_callees:
+            return None
         name = node.attr("name")
         target = elab.target(node_id)
         if name not in elab.declarations and target is None:
@@ -573,7 +605,7 @@ class Elaborate(RewritePass):
 
     def rewrite_load(self, elab: Elaboration, node_id: int, node: Node) -> int | None:
         cell = node.operands[0]
-        return elab.scope.cells[cell] if self._cell(elab, cell, node) else None
+        return elab.cell_value(cell) if self._cell(elab, cell, node) else None
 
     def rewrite_assign(self, elab: Elaboration, node_id: int, node: Node) -> int | None:
         cell, value = node.operands
@@ -626,7 +658,7 @@ class Elaborate(RewritePass):
         if elab.carried([cond_region]):
             elab.error(node.span, "a 'while' condition assigns a mutable local; expected the condition to only read")
         carried = elab.carried([body_region])
-        inits = tuple(elab.scope.cells[c] for c in carried)
+        inits = tuple(elab.cell_value(c) for c in carried)
         cond_params = elab.new_params(carried, 0, node.span)
         body_params = elab.new_params(carried, 0, node.span)
         cond = elab.region(cond_region, cells={**elab.open_cells(), **dict(zip(carried, cond_params))},
@@ -646,7 +678,7 @@ class Elaborate(RewritePass):
         """``for`` and ``foreach``: one body region whose first params are the index or element."""
         (body_region,) = node.regions
         carried = elab.carried([body_region])
-        inits = tuple(elab.scope.cells[c] for c in carried)
+        inits = tuple(elab.cell_value(c) for c in carried)
         params = elab.new_params(carried, len(elab.graph.region(body_region).params), node.span)
         body = elab.region(body_region, cells={**elab.open_cells(), **dict(zip(carried, params))},
                            span=node.span, extra_params=params, yields="carried", carried=carried)

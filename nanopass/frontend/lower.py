@@ -336,11 +336,18 @@ class _Lowering:
     def app(self, e: ast.App) -> int:
         return self.apply(e.function, list(e.args), e)
 
-    def apply(self, function: ast.Expr, args: list[ast.Expr], at: ast.Expr) -> int:
-        """``function args...``: nested applications flattened, special callees resolved."""
+    def apply(self, function: ast.Expr, args: list[ast.Expr], at: ast.Expr, piped: int | None = None) -> int:
+        """``function args...``: nested applications flattened, special callees resolved.
+
+        ``piped`` is the value of ``x`` in ``x |> function args``: already
+        computed, since F# evaluates the left of a pipe first; it is the last argument.
+        """
         while isinstance(function, ast.App):
             args = list(function.args) + args
             function = function.function
+        if piped is not None:
+            callee = self.expr(function)
+            return self.op("apply", callee, *(self.expr(a) for a in args), piped, at=at)
         if isinstance(function, ast.Var):
             binding = self.typing.resolve(function)
             if binding.kind == "actor":
@@ -582,7 +589,7 @@ class _Lowering:
     def binop(self, e: ast.BinOp) -> int:
         op = e.op
         if op == "|>":
-            return self.apply(e.right, [e.left], e)
+            return self.apply(e.right, [], e, piped=self.expr(e.left))
         if op == "<|":
             return self.apply(e.left, [e.right], e)
         if op in (">>", "<<"):
