@@ -92,8 +92,8 @@ reduce fold sum windowed``, ``Array.Parallel.map``, ``Array2D.init``,
   (xs, init); the region's params are (acc, x) and it yields the next acc;
   the value is the left fold from init (from the first element when there is
   no init; an empty source without init is an error).  ``op`` names the
-  operator when the region is exactly one (``+ * &&& ||| ^^^ min max``),
-  else ``region``.  ``associative``: the operator is associative (for a fold,
+  operator when the region is exactly one ``prim`` (or ``min`` / ``max``)
+  over (acc, x), else ``region``.  ``associative``: the operator is associative (for a fold,
   and its init is the operator's identity).  ``reassociate``: a backend may
   evaluate it as a balanced tree (integers when associative; floats only when
   baker's ``reassociate_floats`` option says so, since the result changes).
