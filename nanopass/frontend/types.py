@@ -522,9 +522,19 @@ class Unifier:
 
     # -- resolution
     def resolve(self, t: Type) -> Type:
-        """Follow variable bindings at the top of ``t`` (one constructor deep)."""
-        while isinstance(t, TVar) and t.id in self.types:
-            t = self.types[t.id]
+        """Follow variable bindings at the top of ``t`` (one constructor deep).
+
+        Chains of variables are compressed (through `_set`, so an undone
+        unification undoes the compression too): a chain of a thousand ``+``
+        must not cost a thousand steps at each look-up.
+        """
+        if isinstance(t, TVar) and t.id in self.types:
+            path = []
+            while isinstance(t, TVar) and t.id in self.types:
+                path.append(t.id)
+                t = self.types[t.id]
+            for var_id in path[:-1]:
+                self._set(self.types, var_id, t)
         if isinstance(t, TPrim):
             base = self.resolve_base(t.base)
             measure = self.resolve_measure(t.measure)
@@ -533,15 +543,27 @@ class Unifier:
         return t
 
     def resolve_base(self, base: str | BaseVar) -> str | BaseVar:
+        path = []
         while isinstance(base, BaseVar) and base.id in self.bases:
+            path.append(base.id)
             base = self.bases[base.id]
+        for var_id in path[:-1]:
+            self._set(self.bases, var_id, base)
         return base
 
     def resolve_measure(self, m: Measure) -> Measure:
         """``m`` with its solved variables replaced; ``m`` itself when none is solved."""
-        while m.vars and any(v in self.measures for v, _ in m.vars):
-            m = m.substitute(self.measures)
-        return m
+        if not m.vars or not any(v in self.measures for v, _ in m.vars):
+            return m
+        return m.substitute({v: self._solved_measure(v) for v, _ in m.vars if v in self.measures})
+
+    def _solved_measure(self, var_id: int) -> Measure:
+        """The fully resolved measure of a solved variable, stored back (compressed)."""
+        stored = self.measures[var_id]
+        resolved = self.resolve_measure(stored)
+        if resolved is not stored:
+            self._set(self.measures, var_id, resolved)
+        return resolved
 
     def zonk(self, t: Type) -> Type:
         """``t`` with every solved variable replaced, all the way down; ``t`` itself

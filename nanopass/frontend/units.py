@@ -60,9 +60,15 @@ class Measure:
         return not self.bases and not self.vars
 
     def __mul__(self, other: "Measure") -> "Measure":
+        if other.is_one:
+            return self
+        if self.is_one:
+            return other
         return Measure(_normal(self.bases + other.bases), _normal(self.vars + other.vars))
 
     def __pow__(self, power: int) -> "Measure":
+        if power == 1:
+            return self
         return Measure(
             tuple((k, e * power) for k, e in self.bases) if power else (),
             tuple((k, e * power) for k, e in self.vars) if power else (),
