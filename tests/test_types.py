@@ -104,6 +104,19 @@ def test_failed_unification_leaves_no_partial_binding():
     assert unifier.zonk(TTuple((a, b))) == TTuple((a, b))
 
 
+def test_chain_compression_is_undone_with_a_failed_unification():
+    unifier = Unifier()
+    a, b, c = unifier.new_var(1), unifier.new_var(1), unifier.new_var(1)
+    unifier.unify(a, b)
+    unifier.unify(b, c)
+    with pytest.raises(UnifyError):
+        # binds c, then compresses a's chain onto int, then fails on the last pair
+        unifier.unify(TTuple((c, a, INT)), TTuple((INT, INT, STRING)))
+    assert unifier.zonk(a) == c
+    unifier.unify(c, FLOAT)
+    assert unifier.zonk(a) == FLOAT
+
+
 def test_tuples_of_different_length_do_not_unify():
     unifier = Unifier()
     with pytest.raises(UnifyError):
