@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from nanopass import Builder, DiagnosticError, Graph, PassContext, Pipeline, Span
+from nanopass.frontend import parse
 from nanopass.frontend import types as T
+from nanopass.frontend.units import Measure
 from nanopass.languages import Clef, Elaborated
 from nanopass.passes.elaborate import Elaborate
 from nanopass.testing.strategies import graphs
@@ -402,7 +406,7 @@ def test_prims_get_their_operand_type_from_the_types_table():
         compare = b.op("prim", f.params[0], f.params[0], op="<")
         f.yields(compare)
     func(b, "f", f)
-    volt = T.TPrim("float", T.Measure.base("volt")) if hasattr(T, "Measure") else T.FLOAT
+    volt = T.TPrim("float", Measure.base("volt"))
     typed = b.build().annotate("types", {f.params[0]: volt, compare: T.BOOL})
     out, ctx = elaborate(typed)
     assert out.node(compare).attr("type") == "float"
@@ -433,3 +437,50 @@ def test_any_clef_graph_elaborates_to_the_elaborated_language_or_a_diagnostic(gr
         assert err.diagnostics and all(d.message for d in err.diagnostics)
         return
     assert Elaborated.check(out) == []
+
+
+# -- the examples ------------------------------------------------------------------------------------
+EXAMPLES = sorted((Path(__file__).parent.parent / "examples").glob("*.clef"))
+
+
+def elaborated_example(name: str) -> Graph:
+    path = Path(__file__).parent.parent / "examples" / name
+    return elaborate(parse(path.read_text(), str(path)))[0]
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.name)
+def test_every_example_elaborates_with_every_value_typed(path):
+    graph = parse(path.read_bytes(), str(path))
+    out, _ = elaborate(graph)
+    types = out.annotation("types")
+    untyped = [(i, n.kind) for i, n in out.live_nodes()
+               if i not in types and n.kind != "token" and not (n.kind == "typedef" and n.attr("form") == "measure")]
+    assert untyped == []
+    assert all(out.nodes[i] is not None for i in types)
+
+
+def test_resolver_awaits_inside_a_loop_carrying_its_mutable_locals():
+    out = elaborated_example("resolver.clef")
+    block = out.node(body_of(out, "resolve").results[0])
+    assert block.kind == "async"
+    region = out.region(block.regions[0])
+    (loop,) = [n for n in region.body if out.node(n).kind == "loop"]
+    assert out.node(loop).effect == region.token and region.effect_out == loop
+    cond, loop_body = (out.region(r) for r in out.node(loop).regions)
+    assert len(cond.params) == len(loop_body.params) == len(loop_body.results) == 2
+    ops = [(out.node(n).kind, out.node(n).attr("op") or out.node(n).attr("callee")) for n in loop_body.body]
+    assert ops.index(("call", "fetchAll")) < ops.index(("await", None)) < ops.index(("native", "List.map"))
+    assert loop_body.effect_out == next(n for n in loop_body.body if out.node(n).kind == "await")
+    result = out.node(region.results[0])
+    assert result.kind == "proj" and result.operands == (loop,) and result.attr("index") == 0
+
+
+def test_matmul_accumulates_through_a_for_loop_inside_the_init_closure():
+    out = elaborated_example("matmul.clef")
+    init = out.node(body_of(out, "matrixMultiply").results[0])
+    assert (init.kind, init.attr("op")) == ("native", "Array2D.init")
+    closure = out.region(out.node(init.operands[2]).regions[0])
+    (loop,) = [n for n in closure.body if out.node(n).kind == "for"]
+    assert len(out.node(loop).operands) == 3  # lo, hi, acc
+    assert out.node(closure.results[0]).operands == (loop,)
+    assert out.node(loop).effect is None and closure.token is None
