@@ -60,6 +60,7 @@ def test_one_variable_name_is_one_variable():
     ("float<m", "expected '>'"),
     ("float<m/>", "expected a unit of measure"),
     ("int $", "unexpected character"),
+    ("^a -> ^a", "needs a constraint"),
 ])
 def test_syntax_errors(text, message):
     with pytest.raises(TypeSyntaxError, match=re.escape(message)):

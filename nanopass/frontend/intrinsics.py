@@ -2,7 +2,8 @@
 
 `INTRINSIC_NAMES` is the list the elaboration pass and the interpreter share;
 `INTRINSICS` maps each to its `Scheme`, `OPERATORS` does the same for the
-infix and prefix operators.  Signatures are written in F# syntax; ``^a`` is a
+infix and prefix operators, and `ACTOR_START` is the scheme of
+``Actor.start``.  Signatures are written in F# syntax; ``^a`` is a
 statically resolved primitive (F#'s ``^T``) limited to the primitives its
 `Constraint` lists, so ``Array.sum : ^a<'u>[] -> ^a<'u>`` sums any numeric
 array and keeps its unit.  Departures from FSharp.Core, chosen for the subset:

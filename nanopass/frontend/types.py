@@ -303,13 +303,14 @@ def parse_type(
     """Read an F# type.  Variables are resolved by the callbacks (by default each
     name maps to one fresh variable); ``named`` resolves a name that is not a
     primitive or builtin constructor (a record or union), by default to TCon.
+    A numeric variable ``^a`` needs its constraint, so only `parse_scheme`
+    (which passes ``base_var``) accepts one.
 
     Grammar, loosest first: ``a -> b``, ``a * b``, postfix ``t list`` ``t option``
     ``t[]`` ``t[,]``, atoms ``'a`` ``^n<u>`` ``float<u>`` ``Map<k,v>`` ``(t)``.
     """
     scope: dict[str, object] = {}
     type_var = type_var or (lambda name: scope.setdefault(name, TVar(fresh_id())))
-    base_var = base_var or (lambda name: scope.setdefault(name, BaseVar(fresh_id())))
     measure_var = measure_var or (lambda name: scope.setdefault(name, Measure.var(fresh_id())))
     named = named or (lambda name, args, offset: TCon(name, args))
 
@@ -392,6 +393,8 @@ def parse_type(
         if kind == "var":
             return type_var(value)
         if kind == "basevar":
+            if base_var is None:
+                raise TypeSyntaxError(f"the numeric variable {value} needs a constraint; use parse_scheme", offset)
             base = base_var(value)
             return TPrim(base, measure_after() if peek()[1] == "<" else ONE)
         if value == "(":
