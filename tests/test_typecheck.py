@@ -310,6 +310,26 @@ def test_a_discarded_value_is_a_warning():
     assert warning.message.startswith("the result of this expression has type 'int' and is implicitly ignored")
 
 
+def test_a_loop_body_that_yields_a_value_is_a_warning():
+    typing = typing_of("let f (n: int) =\n    for i in 0 .. n do\n        i\n")
+    assert [(w.span.line, w.span.col) for w in typing.diagnostics] == [(3, 9)]
+    assert typing.signature("f") == "int -> unit"
+
+
+def test_guards_ranges_and_actor_tells():
+    assert signatures(
+        "let sign (x: int option) =\n    match x with\n    | Some v when v > 0 -> v\n"
+        "    | Some _ -> 0\n    | None -> -1\n"
+        "let total (n: int64) =\n    let mutable s = 0L\n    for i in 0L .. n do\n        s <- s + i\n    s\n"
+        "let counter = Actor.start 0 (fun s (m: int) -> (s + m, s))\n"
+        "let bump () = counter.Tell(3)\n") == {
+        "sign": "int option -> int",
+        "total": "int64 -> int64",
+        "counter": "Actor<int,int>",
+        "bump": "unit -> unit",
+    }
+
+
 def test_deep_nesting_does_not_exhaust_the_stack():
     # Deeper than the parser accepts: the checker must not be the limit.
     span = Span("deep.clef", 1, 1, 1, 2)
@@ -387,6 +407,11 @@ def test_deep_nesting_does_not_exhaust_the_stack():
     pytest.param("let f () = seq { return 1 }\n",
                  [(1, 12, "'seq { }' is not in the Clef subset; use 'async' or 'query'")], id="seq"),
     pytest.param("let f (a, a) = a\n", [(1, 11, "'a' is bound twice in this pattern")], id="duplicate-name"),
+    pytest.param("let f (x: int * int) =\n    match x with\n    | (0, y) | (z, 0) -> 1\n    | _ -> 2\n",
+                 [(3, 7, "the two sides of an 'or' pattern must bind the same names, not 'y' and 'z'")],
+                 id="or-pattern"),
+    pytest.param('[<Cost("x")>]\nextern f : int -> int\n',
+                 [(1, 3, "[<Cost(...)>] takes one int argument")], id="attribute-argument"),
     pytest.param("let a = undefined1\nlet b = undefined2 + 1\nlet c : int = \"s\"\n",
                  [(1, 9, "'undefined1' is not defined"), (2, 9, "'undefined2' is not defined"),
                   (3, 15, "this expression was expected to have type 'int' but here has type 'string'")],

@@ -572,8 +572,10 @@ class _Checker:
             self.pattern(pattern.left, expected, left)
             self.pattern(pattern.right, expected, right)
             if set(left) != set(right):
-                self.error(pattern, "the two sides of this 'or' pattern bind different names: "
-                                    f"{sorted(left)} and {sorted(right)}")
+                def listed(bound: dict) -> str:
+                    return ", ".join(f"'{name}'" for name in sorted(bound)) or "no names"
+                self.error(pattern, "the two sides of an 'or' pattern must bind the same names, "
+                                    f"not {listed(left)} and {listed(right)}")
             for name, (node, t) in left.items():
                 if name in right:
                     self.expect(right[name][0], t, right[name][1])
