@@ -1,0 +1,7 @@
+"""The reference interpreter's parts: values, operators, the machine, evaluators, intrinsics, async, actors.
+
+`nanopass.interpreter` is the public entry point; importing this package
+registers every evaluator of the levels it knows (Clef and Elaborated).
+"""
+
+from nanopass.interp import actors, asyncs, evaluators, intrinsics  # noqa: F401  (registration)
