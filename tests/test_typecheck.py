@@ -31,7 +31,8 @@ def errors_of(source: str, filename: str = "test.clef") -> list[tuple[int, int, 
 def signatures(source: str) -> dict[str, str]:
     program = parse_program(source, "test.clef")
     typing = check_program(program, source)
-    names = [b.name for d in program.decls if isinstance(d, ast.LetDecl) for b in d.bindings]
+    names = [name for d in program.decls if isinstance(d, ast.LetDecl) for b in d.bindings
+             for name in ([b.name] if b.name else [p.name for p in find(b.pattern, ast.NamePattern)])]
     names += [d.name for d in program.decls if isinstance(d, ast.ExternDecl)]
     return {name: typing.signature(name) for name in names}
 
@@ -264,6 +265,12 @@ def test_the_latest_record_with_a_field_wins_unless_the_type_is_known():
     assert signatures(source) == {"latest": "B -> string", "annotated": "A -> string", "made": "B"}
 
 
+def test_pattern_lets_bind_each_name():
+    assert signatures("let (x, y) = (1, \"s\")\nlet z = x + 1\n"
+                      "let second (p: int * string) =\n    let (a, b) = p\n    let _ = a + 1\n    b\n") == {
+        "x": "int", "y": "string", "z": "int", "second": "int * string -> string"}
+
+
 def test_arrays_loops_and_mutation():
     assert signatures(
         "let fill (m: float[,]) =\n    m.[0, 1] <- 2.0\n    m\n"
@@ -407,6 +414,9 @@ def test_deep_nesting_does_not_exhaust_the_stack():
     pytest.param("let f () = seq { return 1 }\n",
                  [(1, 12, "'seq { }' is not in the Clef subset; use 'async' or 'query'")], id="seq"),
     pytest.param("let f (a, a) = a\n", [(1, 11, "'a' is bound twice in this pattern")], id="duplicate-name"),
+    pytest.param("let f (p: int * int) =\n    let (a, a) = p\n    a\n",
+                 [(2, 13, "'a' is bound twice in this pattern")], id="duplicate-name-in-let"),
+    pytest.param("let rec (a, b) = (1, 2)\n", [(1, 9, "'let rec' binds names, not patterns")], id="rec-pattern"),
     pytest.param("let f (x: int * int) =\n    match x with\n    | (0, y) | (z, 0) -> 1\n    | _ -> 2\n",
                  [(3, 7, "the two sides of an 'or' pattern must bind the same names, not 'y' and 'z'")],
                  id="or-pattern"),

@@ -407,7 +407,7 @@ class _Checker:
             for binding in decl.bindings:
                 self.require_annotations(binding, hardware.name)
         errors_before = len(self.errors)
-        entries = self.let_bindings(decl.bindings, decl.rec, top=decl)
+        entries, _ = self.let_bindings(decl.bindings, decl.rec, top=decl)
         # F# resolves the leftover operator types of a declaration once it is finished.
         self.unifier.default_numeric()
         for binding, (name, entry, generalise) in zip(decl.bindings, entries):
@@ -443,12 +443,14 @@ class _Checker:
         return isinstance(pattern, ast.LiteralPattern)
 
     # -- let bindings ---------------------------------------------------------------------
-    def let_bindings(self, bindings: tuple[ast.Binding, ...], rec: bool,
-                     top: ast.LetDecl | None) -> list[tuple[str | None, _Entry | None, bool]]:
+    def let_bindings(self, bindings: tuple[ast.Binding, ...], rec: bool, top: ast.LetDecl | None
+                     ) -> tuple[list[tuple[str | None, _Entry | None, bool]], list[str]]:
         """Check a let group and bring its names into scope (generalised where allowed).
 
         Returns, per binding, its name, its scope entry and whether it was
-        generalised; the caller pops the names when their scope ends.
+        generalised (None, None, False for a pattern binding), and the names
+        the pattern bindings brought into scope; the caller pops them all when
+        their scope ends.
         """
         outer_level = self.level
         self.level = outer_level + 1
@@ -458,6 +460,7 @@ class _Checker:
             for binding in bindings:
                 if binding.name is None:
                     self.error(binding.pattern, "'let rec' binds names, not patterns")
+                    self.record(binding, self.fresh())
                     pushed.append((None, None))
                     continue
                 t = self.record(binding, self.fresh())
@@ -466,12 +469,13 @@ class _Checker:
                 self.push(binding.name, entry)
                 pushed.append((binding.name, entry))
             for binding in bindings:
-                self.binding_value(binding, self.types.get(id(binding)) or self.fresh())
+                self.binding_value(binding, self.types[id(binding)])
         else:
             for binding in bindings:
                 self.binding_value(binding, self.record(binding, self.fresh()))
         self.level = outer_level
         results = []
+        pattern_names: list[str] = []
         for index, binding in enumerate(bindings):
             t = self.types[id(binding)]
             scheme = self.unifier.generalize(t, outer_level) if generalise and top is None else Scheme.mono(t)
@@ -494,11 +498,12 @@ class _Checker:
                     kind = "global" if top is not None else "local"
                     node = binding if top is not None else pattern
                     self.push(name, _Entry(Binding(kind, name, node, top, binding), Scheme.mono(pattern_type)))
+                    pattern_names.append(name)
                 results.append((None, None, False))
                 if top is not None:
                     for name, (_, pattern_type) in names.items():
                         self.schemes[name] = Scheme.mono(pattern_type)
-        return results
+        return results, pattern_names
 
     def name_pattern(self, binding: ast.Binding) -> ast.NamePattern:
         target = binding.pattern
@@ -791,31 +796,9 @@ class _Checker:
         self.async_result, self.in_query = saved
 
     def check_Let(self, expr: ast.Let, expected: Type) -> None:
-        results = self.let_bindings(expr.bindings, expr.rec, top=None)
-        bound = [name for name, _, _ in results if name is not None]
-        pattern_names = [self.pattern_names(b.pattern) for b, (name, _, _) in zip(expr.bindings, results)
-                         if name is None]
+        results, pattern_names = self.let_bindings(expr.bindings, expr.rec, top=None)
         self.check(expr.body, expected)
-        self.unbind_names(bound)
-        for names in pattern_names:
-            self.unbind_names(names)
-
-    def pattern_names(self, pattern: ast.Pattern) -> list[str]:
-        if isinstance(pattern, ast.NamePattern):
-            return [pattern.name]
-        if isinstance(pattern, ast.TypedPattern):
-            return self.pattern_names(pattern.pattern)
-        if isinstance(pattern, ast.TuplePattern):
-            return [n for p in pattern.elements for n in self.pattern_names(p)]
-        if isinstance(pattern, ast.ConsPattern):
-            return self.pattern_names(pattern.head) + self.pattern_names(pattern.tail)
-        if isinstance(pattern, (ast.ListPattern,)):
-            return [n for p in pattern.elements for n in self.pattern_names(p)]
-        if isinstance(pattern, ast.UnionCasePattern):
-            return [n for p in pattern.args for n in self.pattern_names(p)]
-        if isinstance(pattern, ast.OrPattern):
-            return self.pattern_names(pattern.left)
-        return []
+        self.unbind_names([name for name, _, _ in results if name is not None] + pattern_names)
 
     def check_Assign(self, expr: ast.Assign, expected: Type) -> None:
         target = expr.target
