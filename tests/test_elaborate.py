@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -12,6 +14,7 @@ from nanopass import Builder, DiagnosticError, Graph, PassContext, Pipeline, Spa
 from nanopass.frontend import parse
 from nanopass.frontend import types as T
 from nanopass.frontend.units import Measure
+from nanopass.interpreter import run_graph
 from nanopass.languages import Clef, Elaborated
 from nanopass.passes.elaborate import Elaborate
 from nanopass.testing.strategies import graphs
@@ -484,3 +487,93 @@ def test_matmul_accumulates_through_a_for_loop_inside_the_init_closure():
     assert len(out.node(loop).operands) == 3  # lo, hi, acc
     assert out.node(closure.results[0]).operands == (loop,)
     assert out.node(loop).effect is None and closure.token is None
+
+
+# -- differential: the interpreter gives the same results before and after -----------------------------
+def same_runs(graph: Graph, entry: str, inputs: list[tuple], externs=None) -> None:
+    out, _ = elaborate(graph)
+    for args in inputs:
+        before, after = run_graph(graph, entry, *args, externs=externs), run_graph(out, entry, *args, externs=externs)
+        assert repr(before) == repr(after), (entry, args)
+
+
+EXAMPLE_RUNS = [
+    ("process.clef", "process", ([0.1, 0.5, 1.0],), "process_externs.py"),
+    ("branchy.clef", "process", ([0.1, 0.5, 1.0],), "branchy_externs.py"),
+    ("dataset.clef", "processDataset", ([0.1, 0.5, 1.0],), "dataset_externs.py"),
+    ("counter.clef", "step", ({"Count": 3}, {"Up": True, "Down": False}), None),
+    ("matmul.clef", "matrixMultiply", (np.arange(6.0).reshape(2, 3), np.arange(6.0).reshape(3, 2)), None),
+    ("montecarlo.clef", "monteCarlo", (100.0, 4), None),
+    ("nappy.clef", "main", (5,), None),
+    ("resolver.clef", "resolve", ("app",), "resolver_externs.py"),
+    ("timeseries.clef", "analyzeTimeSeries", (np.sin(np.arange(150.0)),), None),
+]
+
+
+@pytest.mark.parametrize("name, entry, args, externs", EXAMPLE_RUNS, ids=[r[0] for r in EXAMPLE_RUNS])
+def test_every_example_runs_the_same_after_elaboration(name, entry, args, externs):
+    path = Path(__file__).parent.parent / "examples" / name
+    externs_path = None if externs is None else str(path.parent / externs)
+    same_runs(parse(path.read_text(), str(path)), entry, [args], externs_path)
+
+
+def test_examples_with_runs_cover_every_example_but_the_actor_globals():
+    assert {p.name for p in EXAMPLES} - {r[0] for r in EXAMPLE_RUNS} == {"actors.clef"}
+
+
+MUTABLE_AND_EFFECTS = """
+extern log : int -> unit
+
+let f (n: int) =
+    let mutable total = 0
+    let mutable i = 0
+    while i < n do
+        if i % 2 = 0 then
+            total <- total + i
+            log i
+        else
+            total <- total - 1
+        i <- i + 1
+    for k in 1 .. 3 do
+        total <- total * k
+        log total
+    for x in [ 1; 2 ] do
+        total <- total + x
+    match total with
+    | 0 -> total <- 100
+    | t when t > 50 -> total <- t / 2
+    | _ -> log (-1)
+    total
+"""
+
+
+def test_mutable_locals_and_effects_run_the_same_with_the_same_effect_order():
+    graph = parse(MUTABLE_AND_EFFECTS, "mutable.clef")
+    out, ctx = elaborate(graph)
+    assert ctx.statistics["mutable locals made SSA"] == 2
+    for n in range(7):
+        calls_before, calls_after = [], []
+        before = run_graph(graph, "f", n, externs={"log": calls_before.append})
+        after = run_graph(out, "f", n, externs={"log": calls_after.append})
+        assert (before, calls_before) == (after, calls_after)
+
+
+def test_actors_run_the_same_after_elaboration():
+    graph = parse(textwrap.dedent("""
+        let counter = Actor.start 0 (fun state (n: int) -> (state + n, state * 10 + n))
+        let bump (k: int) =
+            counter.Tell(k)
+            counter.PostAndReply(k + 1)
+    """), "actors.clef")
+    same_runs(graph, "bump", [(1,), (5,)])
+
+
+def test_hand_made_graphs_run_the_same_after_elaboration():
+    same_runs(call_program()[0], "f", [(np.array([1.0, 4.0, 9.0]),)])
+    calls_before, calls_after = [], []
+    graph, _ = effect_program()
+    out, _ = elaborate(graph)
+    logger = {"log": lambda x: x, "pureExt": lambda x: x * 2}
+    before = run_graph(graph, "outer", 3, externs={**logger, "log": lambda x: calls_before.append(x) or x})
+    after = run_graph(out, "outer", 3, externs={**logger, "log": lambda x: calls_after.append(x) or x})
+    assert (before, calls_before) == (after, calls_after) == (6, [3, 6])
