@@ -641,8 +641,9 @@ class _FragmentBuilder:
                 return self.emit("prim", self.load(source, inner[0]), element, op="=", type_=T.BOOL), inner_token
 
             matches, _ = self.parallel_for(origin, "array", (i,), None, equal_to_element, T.TArray(T.BOOL))
+            # ``max`` on bools is "or" (F# has no ``|||`` on bool).
             seen, _ = self.reduce(origin, matches, self.const(False, "bool"),
-                                  _Function("operator", -1, name="|||"), None, "bool")
+                                  _Function("intrinsic", -1, name="max"), None, "bool")
             return self.emit("prim", seen, op="not", type="bool", type_=T.BOOL), token
 
         flags, _ = self.parallel_for(origin, "array", (self.extent(source),), None, is_first, T.TArray(T.BOOL))
