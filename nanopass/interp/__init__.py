@@ -1,7 +1,8 @@
 """The reference interpreter's parts: values, operators, the machine, evaluators, intrinsics, async, actors.
 
 `nanopass.interpreter` is the public entry point; importing this package
-registers every evaluator of the levels it knows (Clef and Elaborated).
+registers every evaluator of the levels it knows (Clef, Elaborated, and in
+`nanopass.interp.saturated` the kinds Saturated adds).
 """
 
-from nanopass.interp import actors, asyncs, evaluators, intrinsics  # noqa: F401  (registration)
+from nanopass.interp import actors, asyncs, evaluators, intrinsics, saturated  # noqa: F401  (registration)
