@@ -59,13 +59,15 @@ def test_straight_line_assignments_rebind_the_value():
         b.op("assign", cell, tripled)
         f.yields(b.op("load", cell))
     func(b, "f", f)
-    out, ctx = elaborate(b.build())
+    graph = b.build()
+    out, ctx = elaborate(graph)
     region = body_of(out, "f")
     assert region.results == (tripled,)
     assert out.node(doubled).operands == (f.params[0], f.params[0])
     assert out.node(tripled).operands == (doubled, f.params[0])
     assert not any(n.kind in ("var", "load", "assign") for _, n in out.live_nodes())
     assert ctx.statistics["mutable locals made SSA"] == 1
+    same_runs(graph, "f", [(2,), (-5,)])
 
 
 def test_if_that_assigns_yields_the_new_value_and_projs_take_it_apart():
@@ -80,7 +82,8 @@ def test_if_that_assigns_yields_the_new_value_and_projs_take_it_apart():
         branch = b.op("if", f.params[0], regions=[then.id, other.id])
         f.yields(b.op("prim", branch, b.op("load", cell), op="+"))
     func(b, "f", f)
-    out, _ = elaborate(b.build())
+    graph = b.build()
+    out, _ = elaborate(graph)
     region = body_of(out, "f")
     then_region, else_region = out.region(then.id), out.region(other.id)
     assert then_region.results[1] == f.params[1]  # the assigned value
@@ -90,6 +93,7 @@ def test_if_that_assigns_yields_the_new_value_and_projs_take_it_apart():
     total = out.node(region.results[0])
     proj_by_index = {out.node(p).attr("index"): p for p in (value, new_n)}
     assert total.operands == (proj_by_index[0], proj_by_index[1])
+    same_runs(graph, "f", [(True, 5), (False, 5)])
 
 
 def test_while_becomes_a_loop_carrying_the_assigned_locals():
@@ -106,7 +110,8 @@ def test_while_becomes_a_loop_carrying_the_assigned_locals():
         b.op("while", regions=[cond.id, body.id])
         f.yields(b.op("prim", b.op("load", total), b.op("load", untouched), op="+"))
     func(b, "f", f)
-    out, ctx = elaborate(b.build())
+    graph = b.build()
+    out, ctx = elaborate(graph)
     (loop,) = nodes_of_kind(out, "loop")
     assert len(out.node(loop).operands) == 2  # total and i, not k
     cond_region, body_region = (out.region(r) for r in out.node(loop).regions)
@@ -119,6 +124,7 @@ def test_while_becomes_a_loop_carrying_the_assigned_locals():
     assert final_total.kind == "proj" and final_total.operands == (loop,) and final_total.attr("index") == 0
     assert out.node(result.operands[1]).attr("value") == 7
     assert ctx.statistics["loops with carried values"] == 1
+    same_runs(graph, "f", [(0,), (4,)])
 
 
 @pytest.mark.parametrize("kind", ["for", "foreach"])
@@ -132,7 +138,8 @@ def test_for_loops_get_carried_values_as_extra_operands_and_params(kind):
         b.op(kind, *head, regions=[body.id])
         f.yields(b.op("load", acc))
     func(b, "f", f)
-    out, _ = elaborate(b.build())
+    graph = b.build()
+    out, _ = elaborate(graph)
     (loop,) = nodes_of_kind(out, kind)
     node = out.node(loop)
     assert node.operands[: len(head)] == head and len(node.operands) == len(head) + 1
@@ -142,6 +149,7 @@ def test_for_loops_get_carried_values_as_extra_operands_and_params(kind):
     assert out.node(body_region.results[0]).operands == (carried, index)
     result = out.node(body_of(out, "f").results[0])
     assert result.kind == "proj" and result.operands == (loop,)
+    same_runs(graph, "f", [([1, 2, 3],)])
 
 
 def test_a_loop_value_read_as_unit_becomes_a_unit_constant():
@@ -350,20 +358,22 @@ def test_unknown_names_are_located_diagnostics():
 @pytest.mark.parametrize("literal, op", [("array", "Array.map"), ("list", "List.map")])
 def test_query_becomes_a_map_over_a_lambda(literal, op):
     b = Builder()
-    with b.region() as f:
+    with b.region(params=["unused"]) as f:
         source = b.op(literal, const(b, 1), const(b, 2))
         with b.region(params=["m"]) as select:
             select.yields(b.op("prim", select.params[0], const(b, 1), op="+"))
         query = b.op("query", source, regions=[select.id])
         f.yields(query)
     func(b, "f", f)
-    out, ctx = elaborate(b.build())
+    graph = b.build()
+    out, ctx = elaborate(graph)
     mapped = out.node(query)
     assert (mapped.kind, mapped.attr("op")) == ("native", op)
     selector = out.node(mapped.operands[0])
     assert selector.kind == "lambda" and selector.regions == (select.id,)
     assert mapped.operands[1] == source
     assert ctx.statistics["queries made maps"] == 1
+    same_runs(graph, "f", [(0,)])
 
 
 def test_query_picks_the_map_by_the_source_type():
@@ -383,7 +393,7 @@ def test_query_picks_the_map_by_the_source_type():
 
 def test_async_binds_become_an_await_chain_in_a_token_region():
     b = Builder()
-    b.op("extern", name="fetch", arity=1)
+    fetch = b.op("extern", name="fetch", arity=1)
     with b.region(params=["x"]) as f:
         with b.region() as body:
             first = b.op("bind", b.op("apply", b.op("ref", name="fetch"), f.params[0]))
@@ -391,7 +401,9 @@ def test_async_binds_become_an_await_chain_in_a_token_region():
             body.yields(second)
         f.yields(b.op("async", regions=[body.id]))
     func(b, "f", f)
-    out, ctx = elaborate(b.build())
+    # The interpreter learns from the extern's type that the host function is asynchronous.
+    graph = b.build().annotate("types", {fetch: T.TFun(T.INT, T.async_of(T.INT))})
+    out, ctx = elaborate(graph)
     region = out.region(body.id)
     awaits = [n for n in region.body if out.node(n).kind == "await"]
     assert awaits == [first, second]
@@ -401,6 +413,11 @@ def test_async_binds_become_an_await_chain_in_a_token_region():
     assert region.effect_out == second
     assert body_of(out, "f").token is None  # building an async is pure
     assert ctx.statistics["awaits"] == 2
+
+    async def fetch(x):
+        return x + 1
+
+    same_runs(graph, "f", [(1,)], externs={"fetch": fetch})
 
 
 def test_prims_get_their_operand_type_from_the_types_table():
