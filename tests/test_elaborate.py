@@ -594,3 +594,45 @@ def test_hand_made_graphs_run_the_same_after_elaboration():
     before = run_graph(graph, "outer", 3, externs={**logger, "log": lambda x: calls_before.append(x) or x})
     after = run_graph(out, "outer", 3, externs={**logger, "log": lambda x: calls_after.append(x) or x})
     assert (before, calls_before) == (after, calls_after) == (6, [3, 6])
+
+
+CALLS_AND_CLOSURES = """
+extern log : int -> int
+
+let add (a: int) (b: int) = a + b
+let make (a: int) = fun (b: int) -> a * b
+let twice f (x: int) = f (f x)
+
+let g (xs: int list) =
+    let inc = add 1
+    let ys = List.map inc xs
+    let logged = List.map (fun x -> log x) ys
+    let z = make 2 3
+    twice log z + List.length logged
+"""
+
+
+def test_calls_partial_and_over_application_and_effectful_closures():
+    graph = parse(CALLS_AND_CLOSURES, "calls.clef")
+    out, ctx = elaborate(graph)
+    region = body_of(out, "g")
+    nodes = [out.node(n) for n in region.body]
+    (pap,) = [n for n in nodes if n.kind == "pap"]
+    assert out.node(pap.operands[0]).attr("name") == "add"
+    maps = [n for n in nodes if n.kind == "native" and n.attr("op") == "List.map"]
+    assert [m.effect is None for m in maps] == [True, False]  # only the map over `log` has effects
+    make = next(n for n in nodes if n.attr("callee") == "make")
+    over = next(n for n in nodes if n.kind == "call" and n.operands[0] == next(
+        i for i in region.body if out.node(i) is make))
+    assert len(over.operands) == 2 and over.attr("callee") is None
+    twice = next(n for n in nodes if n.attr("callee") == "twice")
+    assert twice.effect is not None  # it calls a closure, and effectful closures exist
+    inner_calls = [out.node(n) for n in body_of(out, "twice").body if out.node(n).kind == "call"]
+    assert len(inner_calls) == 2 and all(c.effect is not None for c in inner_calls)
+    assert ctx.statistics["over-applications split"] == 1
+    for xs in ([], [1, 2, 3]):
+        calls_before, calls_after = [], []
+        before = run_graph(graph, "g", xs, externs={"log": lambda x: calls_before.append(x) or x + 10})
+        after = run_graph(out, "g", xs, externs={"log": lambda x: calls_after.append(x) or x + 10})
+        assert (before, calls_before) == (after, calls_after)
+        assert calls_before == [x + 1 for x in xs] + [6, 16]
