@@ -44,7 +44,7 @@ PRIM_BINARY = ("+", "-", "*", "/", "%", "=", "<>", "<", "<=", ">", ">=", "&&&", 
 PRIM_UNARY = ("not", "neg")
 INTRINSICS = ("sqrt", "abs", "fst", "snd", "Array.map", "Array.length", "List.rev", "Map.add")
 PURE_NATIVES = ("sqrt", "abs", "float", "int", "fst", "List.rev", "Array.length")
-EFFECT_NATIVES = ("printfn", "Array.Parallel.map")
+EFFECT_NATIVES = ("printfn", "Array.map")  # Array.map handed an effectful closure
 DECLARATION_KINDS = ("func", "global", "extern", "typedef")
 STRUCTURAL_KINDS = ("param", "token")
 ENTRY_ATTRIBUTE = "EntryPoint"
@@ -58,17 +58,21 @@ class Choices(Protocol):
     def flip(self, percent: int) -> bool: ...
 
 
-class DataChoices:
-    """Choices drawn from a hypothesis data stream; each shrinks toward ``lo`` / False."""
+class DrawChoices:
+    """Choices drawn by a composite strategy's ``draw``; each shrinks toward ``lo`` / False.
 
-    def __init__(self, data: st.DataObject):
-        self._data = data
+    (``draw``, not an `st.data()` object, so that a failing example reports
+    the graph rather than every one of its draws.)
+    """
+
+    def __init__(self, draw: Callable):
+        self._draw = draw
 
     def integer(self, lo: int, hi: int) -> int:
-        return self._data.draw(st.integers(lo, hi)) if hi > lo else lo
+        return self._draw(st.integers(lo, hi)) if hi > lo else lo
 
     def flip(self, percent: int) -> bool:
-        return self._data.draw(st.integers(0, 99)) >= 100 - percent
+        return self._draw(st.integers(0, 99)) >= 100 - percent
 
 
 class RandomChoices:
@@ -502,7 +506,7 @@ def delete_unused(graph: Graph, choices: Choices, count: int) -> Graph:
 def graphs(draw, language: Language | None = None, max_nodes: int = 40, max_depth: int = 3,
            funcs: tuple[int, int] = (1, 4), deletions: bool = True) -> Graph:
     """Well-formed graphs of ``language`` (default `Clef`): see the module docstring."""
-    choices = DataChoices(draw(st.data()))
+    choices = DrawChoices(draw)
     generator = _Generator(choices, language or Clef, max_nodes, max_depth)
     graph = generator.program(funcs, (0, 1), (0, 2), (0, 1))
     if deletions and choices.flip(20):
@@ -515,7 +519,7 @@ def functions(language: Language | None = None, max_nodes: int = 30, max_depth: 
 
     @st.composite
     def one_function(draw) -> Graph:
-        generator = _Generator(DataChoices(draw(st.data())), language or Clef, max_nodes, max_depth)
+        generator = _Generator(DrawChoices(draw), language or Clef, max_nodes, max_depth)
         return generator.program((1, 1), (0, 0), (0, 0), (0, 0))
 
     return one_function()
@@ -533,7 +537,7 @@ def constants() -> st.SearchStrategy[tuple[AttrValue, str]]:
 
     @st.composite
     def constant(draw) -> tuple[AttrValue, str]:
-        choices = DataChoices(draw(st.data()))
+        choices = DrawChoices(draw)
         type_name = _pick(choices, CONST_TYPES)
         return const_value(choices, type_name), type_name
 
@@ -545,7 +549,7 @@ def patterns(max_depth: int = 2) -> st.SearchStrategy[tuple]:
 
     @st.composite
     def pattern(draw) -> tuple:
-        return draw_pattern(DataChoices(draw(st.data())), max_depth, [0])
+        return draw_pattern(DrawChoices(draw), max_depth, [0])
 
     return pattern()
 
