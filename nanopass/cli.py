@@ -105,6 +105,7 @@ def cmd_opt(args: argparse.Namespace) -> int:
         sys.stdout.write(text + "\n")
     for verdict in result.verdicts:
         print(str(verdict))
+    sys.stdout.flush()  # reports go to stderr after the graph, also when both share a pipe
     if args.timing:
         print(result.timing_report(), file=sys.stderr)
     if args.statistics:
