@@ -218,18 +218,21 @@ class _Effects:
         node = self.graph.node(value)
         if node.kind == "lambda":
             return self.region(node.regions[0])
-        target = self.target_of(value) if node.kind == "ref" else None
-        if target is not None:
-            return self.callable(target) or (
-                target.kind == "intrinsic" and target.arity == 0 and self.closures)
+        if node.kind == "ref":
+            target = self.target_of(value)
+            if target is not None:
+                return self.callable(target) or self._callbacks(target, ())
         if node.kind == "apply":
-            inner = self.target_of(node.operands[0])
+            target = self.target_of(node.operands[0])
             args = node.operands[1:]
-            if inner is not None and len(args) < inner.arity:
-                if inner.kind == "intrinsic":
-                    return any(self.closure(a) for a in inner.called_back(args))
-                return self.callable(inner)
+            if target is not None and len(args) < target.arity:
+                return self.callable(target) or self._callbacks(target, args)
         return self.closures
+
+    def _callbacks(self, target: _Target, args: tuple[int, ...]) -> bool:
+        """Whether an intrinsic given ``args`` so far may call an effectful function later."""
+        supplied = any(self.closure(a) for a in target.called_back(args))
+        return supplied or (any(i >= len(args) for i in target.function_args) and self.closures)
 
 
 class _Pending:
@@ -256,8 +259,7 @@ class _Scope:
 class Elaboration:
     """The state of one run: the rewriter, the scopes, the renaming of values."""
 
-    def __init__(self, graph: Graph, ctx: PassContext, handlers: dict[str, Callable[..., int | None]],
-                 source: str | None = None):
+    def __init__(self, graph: Graph, ctx: PassContext, handlers: dict[str, Callable[..., int | None]]):
         self.graph = graph
         self.ctx = ctx
         self.rw = Rewriter(graph)
@@ -269,7 +271,8 @@ class Elaboration:
         self.scopes: list[_Scope] = []
         self.diagnostics: list[Diagnostic] = []
         self.declarations = {n.attr("name"): n for _, n in graph.top_level() if n.attr("name") is not None}
-        self.cells = {i: n for i, n in graph.live_nodes() if n.kind == "var"}
+        self.var_nodes = {i: n for i, n in graph.live_nodes() if n.kind == "var"}
+        self._targets: dict[int, _Target | None] = {}
         self.uses: Counter = Counter()
         for _, node in graph.live_nodes():
             self.uses.update(node.operands)
@@ -287,17 +290,18 @@ class Elaboration:
         self.diagnostics.append(Diagnostic(span, message))
 
     def _check_cells_are_not_values(self) -> None:
-        for node_id, node in self.graph.live_nodes():
+        for _, node in self.graph.live_nodes():
             for position, operand in enumerate(node.operands):
-                if operand in self.cells and not (node.kind in ("load", "assign") and position == 0):
-                    name = self.cells[operand].attr("name")
+                if operand in self.var_nodes and not (node.kind in ("load", "assign") and position == 0):
+                    name = self.var_nodes[operand].attr("name")
                     self.error(node.span, f"the mutable local '{name}' is used as a value by a '{node.kind}' node; "
                                           "expected a 'load' of it")
-        for node_id, node in self.graph.live_nodes():
+        for _, node in self.graph.live_nodes():
             for region_id in node.regions:
-                for cell in (r for r in self.graph.region(region_id).results if r in self.cells):
-                    self.error(self.cells[cell].span, f"the mutable local '{self.cells[cell].attr('name')}' is the "
-                                                      "value of a region; expected a 'load' of it")
+                for cell in (r for r in self.graph.region(region_id).results if r in self.var_nodes):
+                    var = self.var_nodes[cell]
+                    self.error(var.span, f"the mutable local '{var.attr('name')}' is the value of a region; "
+                                         "expected a 'load' of it")
 
     def _native_callees(self) -> set[int]:
         """Refs whose one use is as the callee of an intrinsic that becomes a native op: they go."""
@@ -312,6 +316,11 @@ class Elaboration:
 
     # -- what a ref names ---------------------------------------------------------
     def target(self, value: int) -> _Target | None:
+        if value not in self._targets:
+            self._targets[value] = self._resolve_target(value)
+        return self._targets[value]
+
+    def _resolve_target(self, value: int) -> _Target | None:
         node = self.graph.node(value)
         if node.kind != "ref":
             return None
@@ -368,7 +377,8 @@ class Elaboration:
     def token(self, span: Span) -> int:
         scope = self.scope
         if scope.token is None:
-            scope.entry = scope.token = self.rw.add(Node("token", span=scope.span if scope.span != UNKNOWN_SPAN else span))
+            where = scope.span if scope.span != UNKNOWN_SPAN else span
+            scope.entry = scope.token = self.rw.add(Node("token", span=where))
             self.ctx.stat("regions given an entry token")
         return scope.token
 
@@ -397,7 +407,7 @@ class Elaboration:
     def new_params(self, cells: Iterable[int], first_index: int, span: Span) -> tuple[int, ...]:
         params = []
         for offset, cell in enumerate(cells):
-            name = self.cells[cell].attr("name")
+            name = self.var_nodes[cell].attr("name")
             param = self.rw.add(Node("param", attributes=make_attributes({"index": first_index + offset, "name": name}),
                                      span=span))
             self.copy_type(param, cell)
@@ -564,8 +574,8 @@ class Elaborate(RewritePass):
         span = node.span
         if target is None or (target.kind == "intrinsic" and target.arity == 0):
             elab.ctx.stat("closure calls")
-            return elab.emit_maybe_effect(Node("call", (callee_value, *arg_values), span=span),
-                                          elab.effects.closure(callee), at=node_id)
+            effectful = elab.effects.closure(callee) if target is None else elab.effects.closures
+            return elab.emit_maybe_effect(Node("call", (callee_value, *arg_values), span=span), effectful, at=node_id)
         if len(args) < target.arity:
             elab.ctx.stat("partial applications")
             return elab.emit(Node("pap", (callee_value, *arg_values), span=span), at=node_id)
@@ -594,11 +604,11 @@ class Elaborate(RewritePass):
     def _cell(self, elab: Elaboration, cell: int, node: Node) -> bool:
         if cell in elab.scope.cells:
             return True
-        if cell not in elab.cells:
+        if cell not in elab.var_nodes:
             elab.error(node.span, f"'{node.kind}' expects a mutable local (a 'var' node) as its first operand, "
                                   f"got a '{elab.graph.node(cell).kind}' node")
             return False
-        name = elab.cells[cell].attr("name")
+        name = elab.var_nodes[cell].attr("name")
         elab.error(node.span, f"the mutable local '{name}' is captured by a closure, async block or actor "
                               "(F# forbids it); expected it to be declared inside")
         return False

@@ -312,7 +312,8 @@ def test_applications_become_native_ops_calls_and_partial_applications():
     assert (call.kind, call.attr("callee"), len(call.operands)) == ("call", "add", 3)
     assert out.node(call.operands[0]).kind == "ref"
     closure_call = out.node(ids["closure_call"])
-    assert closure_call.kind == "call" and closure_call.operands[0] == ids["pap"] and closure_call.attr("callee") is None
+    assert closure_call.kind == "call" and closure_call.operands[0] == ids["pap"]
+    assert closure_call.attr("callee") is None
     empty = out.node(ids["empty"])
     assert (empty.kind, empty.attr("op"), empty.operands) == ("native", "Map.empty", ())
     mapped = out.node(ids["mapped"])

@@ -24,5 +24,6 @@ def _parse(source: str | bytes, filename: str):
 
     program = parse_program(source, filename)  # reports bytes that are not UTF-8
     # The text the parser read, so that later diagnostics quote the same lines.
-    text = (source.decode("utf-8") if isinstance(source, bytes) else source).removeprefix("\ufeff").replace("\r\n", "\n")
+    text = source.decode("utf-8") if isinstance(source, bytes) else source
+    text = text.removeprefix("\ufeff").replace("\r\n", "\n")
     return lower_program(program, check_program(program, text), filename, text)
