@@ -6,6 +6,7 @@ from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
 
 import attrs
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 
@@ -729,3 +730,191 @@ def test_every_example_saturates(path):
     expanded = {stat[len("expanded "):]: n for stat, n in ctx.statistics.items() if stat.startswith("expanded ")}
     assert expanded == EXAMPLE_SITES[path.stem]
     assert Baker(workers=2).run(elaborated, PassContext()) == out
+
+
+# -- differential: the reference interpreter gives the same results before and after ------------------------------
+def typed_entry(graph: Graph, name: str, *types) -> Graph:
+    """Give the function ``name`` its curried type, so that the interpreter converts host arguments by it."""
+    return graph.annotate("types", {**dict(graph.annotation("types")), graph.symbol(name): T.function(*types)})
+
+
+def same_runs(graph: Graph, entry: str, inputs: list[tuple], externs=None, **options) -> Graph:
+    from nanopass.interpreter import run_graph
+
+    out, _ = saturate(graph, **options)
+    for args in inputs:
+        before = run_graph(graph, entry, *args, externs=externs)
+        after = run_graph(out, entry, *args, externs=externs)
+        assert repr(before) == repr(after), (entry, args)
+    return out
+
+
+def test_maps_run_the_same():
+    graph, _ = map_program(double_lambda)
+    same_runs(typed_entry(graph, "f", FLOATS, FLOATS), "f", [([1.0, 2.5],), ([],)])
+
+
+def test_indexed_maps_and_inits_run_the_same():
+    b = Builder()
+    with b.region(params=["xs", "ys", "n"]) as f:
+        xs, ys, n = f.params
+        with b.region(params=["i", "x"]) as indexed:
+            indexed.yields(b.op("prim", indexed.params[0], indexed.params[1], op="+", type="int"))
+        mapi = b.op("native", b.op("lambda", regions=[indexed.id]), xs, op="Array.mapi")
+        with b.region(params=["x", "y"]) as pair:
+            pair.yields(b.op("prim", pair.params[0], pair.params[1], op="-", type="int"))
+        map2 = b.op("native", b.op("lambda", regions=[pair.id]), xs, ys, op="Array.map2")
+        with b.region(params=["i"]) as square:
+            square.yields(b.op("prim", square.params[0], square.params[0], op="*", type="int"))
+        init = b.op("native", n, b.op("lambda", regions=[square.id]), op="Array.init")
+        with b.region(params=["i", "j"]) as grid:
+            grid.yields(b.op("prim", grid.params[0], grid.params[1], op="*", type="int"))
+        init2d = b.op("native", n, const(b, 3), b.op("lambda", regions=[grid.id]), op="Array2D.init")
+        f.yields(b.op("tuple", mapi, map2, init, init2d))
+    func(b, "f", f)
+    graph = b.build().annotate("types", {xs: INTS, ys: INTS, n: T.INT, mapi: INTS, map2: INTS, init: INTS,
+                                         init2d: T.TArray(T.INT, 2)})
+    graph = typed_entry(graph, "f", INTS, INTS, T.INT,
+                        T.TTuple((INTS, INTS, INTS, T.TArray(T.INT, 2))))
+    same_runs(graph, "f", [([1, 2, 3], [4, 5, 6], 2), ([], [], 0)])
+
+
+@pytest.mark.parametrize("element, inputs", [(T.INT, [([1, 2, 3],), ([],)]),
+                                             (T.FLOAT, [([0.1, 0.2, 0.3],), ([],)]),
+                                             (T.FLOAT32, [([0.1, 0.2, 0.3],)])])
+def test_sums_run_the_same(element, inputs):
+    graph, _ = sum_program(element)
+    same_runs(typed_entry(graph, "f", T.TArray(element), element), "f", inputs)
+
+
+@pytest.mark.parametrize("op, swapped, fold_init", [("+", False, None), ("-", False, None), ("-", True, None),
+                                                    ("*", False, 1), ("-", False, 100)])
+def test_reductions_run_the_same(op, swapped, fold_init):
+    graph, _ = reduce_program(op, swapped, fold_init)
+    same_runs(typed_entry(graph, "f", INTS, T.INT), "f", [([5, 3, 2],), ([7],)])
+
+
+def test_reduce_of_an_empty_array_fails_as_before():
+    from nanopass.interpreter import run_graph
+
+    graph, _ = reduce_program("+")
+    graph = typed_entry(graph, "f", INTS, T.INT)
+    out, _ = saturate(graph)
+    for program in (graph, out):
+        with pytest.raises(DiagnosticError, match="empty array"):
+            run_graph(program, "f", [])
+
+
+def test_filter_collect_and_distinct_run_the_same():
+    b = Builder()
+    with b.region(params=["xs"]) as f:
+        with b.region(params=["x"]) as positive:
+            positive.yields(b.op("prim", positive.params[0], const(b, 0), op=">", type="int"))
+        kept = b.op("native", b.op("lambda", regions=[positive.id]), f.params[0], op="Array.filter")
+        f.yields(kept)
+    func(b, "f", f)
+    graph = typed_entry(b.build().annotate("types", {f.params[0]: INTS, kept: INTS}), "f", INTS, INTS)
+    same_runs(graph, "f", [([-1, 3, 0, 5],), ([],), ([-2],)])
+
+    b = Builder()
+    with b.region(params=["xss"]) as f:
+        with b.region(params=["xs"]) as same:
+            same.yields(same.params[0])
+        collected = b.op("native", b.op("lambda", regions=[same.id]), f.params[0], op="List.collect")
+        f.yields(b.op("native", collected, op="List.distinct"))
+    func(b, "f", f)
+    ints = T.list_of(T.INT)
+    graph = typed_entry(b.build(), "f", T.list_of(ints), ints)
+    same_runs(graph, "f", [([[1, 2], [2, 3], [1]],), ([],), ([[4, 4, 4]],)])
+
+
+@pytest.mark.parametrize("consumers", [0, 1, 2])
+def test_windows_run_the_same(consumers):
+    graph, _, _ = windows_program(consumers)
+    result = T.TArray(FLOATS) if consumers == 0 else (FLOATS if consumers == 1 else T.TTuple((FLOATS, FLOATS)))
+    same_runs(typed_entry(graph, "f", FLOATS, result), "f", [(np.arange(6.0),), ([1.0, 2.0],)])
+
+
+def test_matches_run_the_same():
+    from nanopass.interp.values import NONE, Union, some
+
+    graph, _, _ = match_program([("case", "Some", ("bind", "x")), ("case", "None")])
+    same_runs(typed_entry(graph, "f", T.option_of(T.INT), T.INT), "f", [(some(4),), (NONE,)])
+
+    pattern = ("case", "Some", ("tuple", ("lit", 0, "int"), ("bind", "y")))
+    graph, _, _ = match_program([pattern, ("wild",)])
+    option = T.option_of(T.TTuple((T.INT, T.INT)))
+    same_runs(typed_entry(graph, "f", option, T.INT), "f", [(some((0, 9)),), (some((1, 9)),), (NONE,)])
+
+    patterns = [("nil",), ("cons", ("bind", "h"), ("wild",)), ("wild",)]
+    graph, _, _ = match_program(patterns, guards=[False, True, False])
+    ints = T.list_of(T.INT)
+    same_runs(typed_entry(graph, "f", ints, T.INT), "f", [([],), ([5, 1],), ([-5],)])
+
+    graph, _, _ = destructuring(yields_sum=True)
+    same_runs(typed_entry(graph, "f", T.TTuple((T.INT, T.INT)), T.INT), "f", [((2, 3),)])
+
+    graph, _, _ = match_program([("case", "Commit", ("bind", "n")), ("case", "Discard", ("wild",))])
+    commit = Union("Msg", "Commit", (3,))
+    same_runs(graph, "f", [(commit,), (Union("Msg", "Discard", (8,)),)])
+
+
+def test_an_incomplete_match_fails_where_it_failed():
+    from nanopass.interpreter import run_graph
+
+    graph, _, _ = match_program([("lit", 1, "int"), ("lit", 2, "int")])
+    graph = typed_entry(graph, "f", T.INT, T.INT)
+    out = same_runs(graph, "f", [(1,), (2,)])
+    for program in (graph, out):
+        with pytest.raises(DiagnosticError, match="no arm of this match accepts"):
+            run_graph(program, "f", 3)
+
+
+def test_effects_happen_in_the_same_order():
+    from nanopass.interpreter import run_graph
+
+    b = Builder()
+    b.op("extern", name="log", arity=1, pure=False)
+    with b.region(params=["xs"], effect=True) as f:
+        with b.region(params=["x"], effect=True) as lam:
+            lam.yields(b.effect_op("call", b.op("ref", name="log"), lam.params[0], callee="log"))
+        mapped = b.effect_op("native", b.op("lambda", regions=[lam.id]), f.params[0], op="Array.map")
+        with b.region(params=["x"], effect=True) as keep:
+            logged = b.effect_op("call", b.op("ref", name="log"), keep.params[0], callee="log")
+            keep.yields(b.op("prim", logged, const(b, 1), op=">", type="int"))
+        kept = b.effect_op("native", b.op("lambda", regions=[keep.id]), mapped, op="Array.filter")
+        f.yields(b.effect_op("call", b.op("ref", name="log"), kept, callee="log"))
+    func(b, "f", f)
+    graph = typed_entry(b.build().annotate("types", {mapped: INTS, kept: INTS}), "f", INTS, INTS)
+    out, _ = saturate(graph)
+    logs = []
+    for program in (graph, out):
+        calls: list = []
+        run_graph(program, "f", [3, 1, 2], externs={"log": lambda v: calls.append(repr(v)) or v})
+        logs.append(calls)
+    assert logs[0] == logs[1] and len(logs[0]) == 7
+
+
+EXAMPLE_RUNS = {
+    "process": ("process", ([0.1, 0.5, 1.0],), "process_externs.py"),
+    "branchy": ("process", ([0.1, 0.5, 1.0],), "branchy_externs.py"),
+    "dataset": ("processDataset", ([0.1, 0.5, 1.0],), "dataset_externs.py"),
+    "counter": ("step", ({"Count": 3}, {"Up": True, "Down": False}), None),
+    "matmul": ("matrixMultiply", (np.arange(6.0).reshape(2, 3), np.arange(6.0).reshape(3, 2)), None),
+    "montecarlo": ("monteCarlo", (100.0, 4), None),
+    "nappy": ("main", (5,), None),
+    "resolver": ("resolve", ("app",), "resolver_externs.py"),
+    "timeseries": ("analyzeTimeSeries", (np.sin(np.arange(150.0)),), None),
+}
+
+
+@pytest.mark.parametrize("name", sorted(EXAMPLE_RUNS))
+def test_every_example_runs_the_same_after_saturation(name):
+    entry, args, externs = EXAMPLE_RUNS[name]
+    externs_file = Path(__file__).resolve().parent.parent / "examples" / externs if externs else None
+    same_runs(elaborated_example(EXAMPLES / f"{name}.clef"), entry, [args],
+              None if externs_file is None else str(externs_file))
+
+
+def test_example_runs_cover_every_example_but_the_actor_globals():
+    assert {p.stem for p in EXAMPLES.glob("*.clef")} - set(EXAMPLE_RUNS) == {"actors"}

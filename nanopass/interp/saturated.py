@@ -13,9 +13,9 @@ rounding, the order of effects) are those of the intrinsic it came from:
 * ``scan``, ``scatter``, ``concat``, ``extent``, ``tag_test``, ``case_field``
   and ``match_failure`` are single operations.
 
-Containers follow `nanopass.interp.values`: arrays are numpy arrays whose
-dtype comes from the ``types`` table when it knows the element type, else
-from the first element; lists are `Cons` cells.
+Containers follow `nanopass.interp.values` and the intrinsics: arrays are
+numpy arrays whose dtype comes from the ``types`` table when it knows the
+element type, else from the first element, else float; lists are `Cons` cells.
 """
 
 from __future__ import annotations
@@ -29,22 +29,22 @@ from nanopass.graph import Node
 from nanopass.interp.evaluators import elements
 from nanopass.interp.machine import Machine, Step, register_evaluator
 from nanopass.interp.values import (
-    DTYPE_NAME, NIL, TYPE_OF_CLASS, Cons, Fault, Union, array_from, dtype_for, list_of)
+    DTYPE_NAME, NIL, TYPE_OF_CLASS, Cons, Fault, Union, array_from, dtype_for, list_of, object_array)
 
 
 def gather(values: list, container: str, element_type: str | None) -> Any:
-    """The container of ``values``: an array (typed by ``element_type`` or the first value) or a list."""
+    """The container of ``values``: an array (typed by ``element_type``, else the first value, else
+    float as the intrinsics default) or a list."""
     if container == "list":
         return list_of(values)
-    return array_from(values, element_type)
+    return array_from(values, element_type or (None if values else "float"))
 
 
-def grid(rows: list[list], element_type: str | None) -> np.ndarray:
-    """A 2-D array of ``rows``."""
-    count = len(rows[0]) if rows else 0
-    if element_type is None and count:
-        element_type = TYPE_OF_CLASS.get(type(rows[0][0]))
-    out = np.empty((len(rows), count), dtype=dtype_for(element_type))
+def grid(rows: list[list], columns: int, element_type: str | None) -> np.ndarray:
+    """A 2-D array of ``rows`` (each ``columns`` long)."""
+    if element_type is None:
+        element_type = TYPE_OF_CLASS.get(type(rows[0][0])) if rows and columns else "float"
+    out = np.empty((len(rows), columns), dtype=dtype_for(element_type))
     for i, row in enumerate(rows):
         for j, value in enumerate(row):
             out[i, j] = value
@@ -71,7 +71,8 @@ def parallel_for(m: Machine, nid: int, node: Node) -> Step:
 
         def step2(env: dict) -> None:
             rows, columns = count(env, rows_id), count(env, columns_id)
-            env[nid] = grid([[element_at(env, (i, j)) for j in range(columns)] for i in range(rows)], element)
+            env[nid] = grid([[element_at(env, (i, j)) for j in range(columns)] for i in range(rows)], columns,
+                            element)
         return step2
     (extent,) = extents
 
@@ -107,6 +108,8 @@ def reduce(m: Machine, nid: int, node: Node) -> Step:
 def stencil(m: Machine, nid: int, node: Node) -> Step:
     (size_id, source), plan = node.operands, m.plan(node.regions[0])
     origin, element = node.attr("origin"), m.element_type(nid)
+    # The windows themselves (no consumer fused in) form an array of arrays, as ``windowed`` makes.
+    yields_windows = plan.result_ids == plan.params[1:]
 
     def step(env: dict) -> None:
         size, xs = env[size_id], env[source]
@@ -118,7 +121,7 @@ def stencil(m: Machine, nid: int, node: Node) -> Step:
         for i in range(max(0, len(xs) - size + 1)):
             plan.run(env, (i, xs[i:i + size].copy()))
             out.append(plan.value(env))
-        env[nid] = gather(out, node.attr("container"), element)
+        env[nid] = object_array(out) if yields_windows else gather(out, node.attr("container"), element)
     return step
 
 
