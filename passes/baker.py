@@ -39,7 +39,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from concurrent.futures import Executor, ThreadPoolExecutor
-from typing import Any, Iterable, Mapping
+from typing import Iterable, Mapping
 
 import attrs
 from pyrsistent import PVector

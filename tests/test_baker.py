@@ -694,6 +694,18 @@ def test_pipeline_text_sets_workers_but_never_the_executor():
         Pipeline.parse("baker{executor=pool}")
 
 
+def test_a_pipeline_runs_verifies_and_validates_baker():
+    from nanopass.frontend import parse
+
+    source = "let total (xs: int[]) : int =\n    xs |> Array.map (fun x -> x * 2) |> Array.sum\n"
+    result = Pipeline.parse("elaborate,baker{workers=2}").run(parse(source, "total.clef"), validate=True)
+    statistics = dict(result.statistics)["baker"]
+    assert statistics["expanded Array.map"] == 1 and statistics["expanded Array.sum"] == 1
+    (kept,) = [v for v in result.verdicts if v.pass_name == "baker" and v.status == "validated"]
+    assert kept.function == "total" and kept.detail.startswith("fold-in kept all")
+    assert not [v for v in result.verdicts if v.status == "counterexample"]
+
+
 def test_zero_workers_is_a_diagnostic():
     graph, _ = map_program(double_lambda)
     with pytest.raises(DiagnosticError, match="at least 1"):
