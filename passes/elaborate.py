@@ -345,7 +345,8 @@ class Elaboration:
         return tuple(self.value(i) for i in node_ids)
 
     def with_renamed_operands(self, node: Node) -> Node:
-        return attrs.evolve(node, operands=self.values(node.operands))
+        operands = self.values(node.operands)
+        return node if operands == node.operands else attrs.evolve(node, operands=operands)
 
     @property
     def scope(self) -> _Scope:

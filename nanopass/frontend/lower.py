@@ -52,6 +52,8 @@ from __future__ import annotations
 
 from typing import Callable, Iterable
 
+from pyrsistent import pmap
+
 from nanopass.diagnostics import Diagnostic, DiagnosticError, Span
 from nanopass.frontend import ast
 from nanopass.frontend import types as T
@@ -140,7 +142,9 @@ class _Lowering:
                 continue
         if self.diagnostics:
             raise DiagnosticError(self.diagnostics)
-        return self.b.build().annotate("types", self.types)
+        graph = self.b.build()
+        # One pmap built from the dict: much faster than merging into an empty table.
+        return graph.with_annotations(graph.annotations.set("types", pmap(self.types)))
 
     def declaration(self, decl: ast.Decl) -> None:
         if isinstance(decl, ast.MeasureDecl):
