@@ -40,14 +40,17 @@ Externs = Mapping[str, Callable] | str | None
 class Interpreter:
     """Runs entries of one graph; globals and actors persist across `run` calls."""
 
-    def __init__(self, graph: Graph, externs: Externs = None, evaluators: dict[str, Factory] | None = None):
+    def __init__(self, graph: Graph, externs: Externs = None, evaluators: dict[str, Factory] | None = None,
+                 profiler: Any = None):
         self.graph = graph
-        self.machine = Machine(graph, load_externs(externs), evaluators)
+        self.machine = Machine(graph, load_externs(externs), evaluators, profiler)
 
     def run(self, entry: str, *args: Any) -> Any:
-        return run_with_big_stack(self._run, entry, args)
+        """``entry`` applied to ``args`` (host values), on a big-stack thread; the result as plain Python."""
+        return run_with_big_stack(self.run_here, entry, args)
 
-    def _run(self, entry: str, args: tuple) -> Any:
+    def run_here(self, entry: str, args: tuple) -> Any:
+        """`run` on the calling thread (which must have a big stack for deep recursion)."""
         value, result_type = self.call(entry, args)
         return to_host(self.machine, value, result_type)
 
@@ -67,7 +70,7 @@ class Interpreter:
                 if not args and fn.arity == 1 and params[0] == T.UNIT:
                     args = (None,)
                 converted = tuple(from_host(m, a, t) for a, t in zip(args, params + [None] * len(args)))
-                value = m.apply(fn, converted) if converted else fn
+                value = self._apply(fn, converted) if converted else fn
             else:
                 value, result_type = fn, declared
             if isinstance(value, asyncs.AsyncValue):
@@ -77,6 +80,15 @@ class Interpreter:
         except Fault as error:
             raise DiagnosticError(Diagnostic(node.span, f"running '{entry}': {error}")) from None
         return value, result_type
+
+
+    def _apply(self, fn: Function, args: tuple) -> Any:
+        m = self.machine
+        if m.profiler is None:
+            return m.apply(fn, args)
+        from nanopass.interp.profiling import apply_p
+
+        return apply_p(m, fn, 0, args, (0,) * len(args))[0]
 
 
 def _parameters(t: Any, arity: int) -> tuple[list, Any]:

@@ -8,6 +8,10 @@ ordinary synchronous steps, and the ones that can (a ``bind``/``await``, or a
 branch, loop or match whose regions hold one) run as coroutine steps built
 here, so a ``let!`` inside a ``while`` suspends the whole block.  An async
 extern's Async calls the host function when awaited and awaits its result.
+
+Under the profiler a suspension's value, and the params of the regions run
+here, are ready at the control time: the control strand is not the width
+work the profiler measures, and its waits have no cost in the model.
 """
 
 from __future__ import annotations
@@ -69,11 +73,16 @@ async def force(m: Machine, value: Any) -> Any:
 async def run(m: Machine, region_id: int, env: dict, args: tuple) -> None:
     """Run a region as a coroutine in ``env``."""
     params, steps = _async_plan(m, region_id)
+    P = m.profiler  # under the profiler, the control strand is timed coarsely: by the control time
     for param, arg in zip(params, args):
         env[param] = arg
-    for suspends, step in steps:
+        if P is not None:
+            env[~param] = P.ctl
+    for suspends, step, node_id in steps:
         if suspends:
             await step(env)
+            if P is not None:
+                env[~node_id] = P.ctl
         else:
             step(env)
 
@@ -87,9 +96,9 @@ def _async_plan(m: Machine, region_id: int) -> tuple[tuple[int, ...], tuple]:
         for node_id in region.body:
             node = m.graph.node(node_id)
             if _suspends(m, node_id):
-                steps.append((True, _ASYNC_STEPS[node.kind](m, node_id, node)))
+                steps.append((True, _ASYNC_STEPS[node.kind](m, node_id, node), node_id))
             else:
-                steps.append((False, m.step(node_id)))
+                steps.append((False, m.step(node_id), node_id))
         found = plans[region_id] = (region.params, tuple(steps))
     return found
 

@@ -189,7 +189,8 @@ class Intrinsic(FunctionValue):
 class Machine:
     """Compiles and runs one graph; holds its globals, externs and actors."""
 
-    def __init__(self, graph: Graph, bindings: dict[str, Callable], evaluators: dict[str, Factory] | None = None):
+    def __init__(self, graph: Graph, bindings: dict[str, Callable], evaluators: dict[str, Factory] | None = None,
+                 profiler: Any = None):
         from nanopass.interp.actors import Scheduler
 
         self.graph = graph
@@ -205,14 +206,18 @@ class Machine:
         self._free: dict[int, tuple[int, ...]] = {}
         self._records: dict[str, tuple[tuple[str, ...], dict[str, T.Type]]] | None = None
         self.scheduler = Scheduler(self)
-        self.profiler = None  # a `profiling.ProfileState` under the profiler
+        # Under the work/span profiler (`nanopass.interp.profiling`): its state, its steps, its plans.
+        self.profiler = profiler
+        self.plan_class = Plan if profiler is None else profiler.plan_class
+        if profiler is not None:
+            self.evaluators = profiler.evaluators(self.evaluators)
 
     # -- compiling --------------------------------------------------------------------------
     def plan(self, region_id: int) -> Plan:
         plan = self._plans.get(region_id)
         if plan is None:
             region = self.graph.region(region_id)
-            plan = self._plans[region_id] = Plan(region_id, region.params, (), region.results, region.token)
+            plan = self._plans[region_id] = self.plan_class(region_id, region.params, (), region.results, region.token)
             plan.steps = tuple(self.step(node_id) for node_id in region.body)
         return plan
 
@@ -236,7 +241,10 @@ class Machine:
                 for nested in node.regions:
                     read.update(self.graph.region(nested).results)
             read.update(self.graph.region(region_id).results)
-            found = self._free[region_id] = tuple(sorted(read - inner))
+            found = tuple(sorted(read - inner))
+            if self.profiler is not None:  # the values' ready times are captured with them
+                found += tuple(~i for i in found)
+            self._free[region_id] = found
         return found
 
     def capture(self, env: dict, region_id: int) -> dict:

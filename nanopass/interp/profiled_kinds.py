@@ -1,0 +1,497 @@
+"""Profile steps of the `Clef` and `Elaborated` kinds: each computes its value and its shadow.
+
+Shadows, the control time and the cost model are explained in
+`nanopass.interp.profiling`.  Costs here: a ``prim`` costs 1 unless it is
+index arithmetic (all its operands are constants, ``for`` indices, lengths
+or index arithmetic: decided statically, `index_like`), calls cost what they
+run, everything else costs 0.  Branches (``if``, ``match``) run their arms
+with the control time raised to the condition's ready time (for a match, of
+the parts its patterns test), and their value is ready no earlier.  A
+``while``/``loop`` iteration runs under the ready time of the condition
+before it; a ``for`` index is ready when its bounds are.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+
+from nanopass.graph import Node
+from nanopass.interp import evaluators as plain
+from nanopass.interp.machine import PROFILE_EVALUATORS, Closure, Machine, Step
+from nanopass.interp.operators import operator
+from nanopass.interp.profiled_intrinsics import intrinsic_p
+from nanopass.interp.profiling import apply_p, partial_p, ready
+from nanopass.interp.values import Cell, Fault, array_from, list_of
+
+LENGTH_INTRINSICS = frozenset({"Array.length", "Array2D.length1", "Array2D.length2", "List.length"})
+
+
+def profiles(*kinds: str):
+    def register(factory: Callable[[Machine, int, Node], Step]):
+        for kind in kinds:
+            PROFILE_EVALUATORS[kind] = factory
+        return factory
+    return register
+
+
+def index_like(m: Machine, node_id: int) -> bool:
+    """Whether a value is a constant, a ``for`` index, a length, or arithmetic on those only."""
+    cache = m.__dict__.setdefault("_index_like", {})
+    found = cache.get(node_id)
+    if found is None:
+        cache[node_id] = False  # cycles cannot occur in SSA; this guards malformed graphs
+        node = m.graph.node(node_id)
+        if node.kind == "const":
+            found = True
+        elif node.kind == "param":
+            found = node_id in _for_indices(m)
+        elif node.kind == "native":
+            found = node.attr("op") in LENGTH_INTRINSICS
+        elif node.kind == "apply":
+            callee = m.graph.node(node.operands[0])
+            found = callee.kind == "ref" and callee.attr("name") in LENGTH_INTRINSICS and len(node.operands) == 2
+        elif node.kind == "prim":
+            found = all(index_like(m, o) for o in node.operands)
+        else:
+            found = False
+        cache[node_id] = found
+    return found
+
+
+def _for_indices(m: Machine) -> frozenset[int]:
+    found = m.__dict__.get("_for_indices")
+    if found is None:
+        found = frozenset(m.graph.region(n.regions[0]).params[0] for _, n in m.graph.live_nodes()
+                          if n.kind == "for" and m.graph.region(n.regions[0]).params)
+        m.__dict__["_for_indices"] = found
+    return found
+
+
+# -- values -----------------------------------------------------------------------------------------
+def _constant_time(factory):
+    def build(m: Machine, nid: int, node: Node) -> Step:
+        compute = factory(m, nid, node)
+
+        def step(env: dict) -> None:
+            compute(env)
+            env[~nid] = 0
+        return step
+    return build
+
+
+for _kind in ("const", "ref"):
+    PROFILE_EVALUATORS[_kind] = _constant_time(getattr(plain, _kind))
+
+
+@profiles("prim")
+def prim(m: Machine, nid: int, node: Node) -> Step:
+    fn, P = operator(node.attr("op"), plain.operand_type(m, node)), m.profiler
+    cost = 0 if index_like(m, nid) else 1
+    if len(node.operands) == 1:
+        (a,) = node.operands
+
+        def unary(env: dict) -> None:
+            try:
+                env[nid] = fn(env[a])
+            except Fault as error:
+                raise m.fault(node, error) from None
+            env[~nid] = P.finish(ready(env[~a]), cost)
+        return unary
+    a, b = node.operands
+
+    def binary(env: dict) -> None:
+        try:
+            env[nid] = fn(env[a], env[b])
+        except Fault as error:
+            raise m.fault(node, error) from None
+        sa, sb = env[~a], env[~b]
+        if sa.__class__ is not int:
+            sa = ready(sa)
+        if sb.__class__ is not int:
+            sb = ready(sb)
+        start = sa if sa > sb else sb
+        if start < P.ctl:
+            start = P.ctl
+        end = start + cost
+        P.work += cost
+        if end > P.top:
+            P.top = end
+        env[~nid] = end
+    return binary
+
+
+@profiles("lambda")
+def lambda_(m: Machine, nid: int, node: Node) -> Step:
+    plan, free, name = m.plan(node.regions[0]), m.free_values(node.regions[0]), node.attr("name")
+
+    def step(env: dict) -> None:
+        env[nid] = Closure(plan, {i: env[i] for i in free}, name)
+        env[~nid] = 0
+    return step
+
+
+def _parts(factory, shadow_of: Callable[[dict, tuple], Any]):
+    """A builder whose shadow is made from its operands' shadows."""
+    def build(m: Machine, nid: int, node: Node) -> Step:
+        compute, ops = factory(m, nid, node), node.operands
+
+        def step(env: dict) -> None:
+            compute(env)
+            env[~nid] = shadow_of(env, ops)
+        return step
+    return build
+
+
+def _all_parts(env: dict, ops: tuple) -> tuple:
+    return tuple([env[~o] for o in ops])
+
+
+PROFILE_EVALUATORS["tuple"] = _parts(plain.tuple_, _all_parts)
+PROFILE_EVALUATORS["record"] = _parts(plain.record, _all_parts)
+PROFILE_EVALUATORS["union"] = _parts(plain.union, _all_parts)
+PROFILE_EVALUATORS["list"] = _parts(plain.list_, lambda env, ops: max((ready(env[~o]) for o in ops), default=0))
+PROFILE_EVALUATORS["cons"] = _parts(plain.cons, lambda env, ops: max(ready(env[~ops[0]]), ready(env[~ops[1]])))
+
+
+def part(shadow: Any, index: int) -> Any:
+    return shadow[index] if isinstance(shadow, tuple) and index < len(shadow) else ready(shadow)
+
+
+@profiles("proj")
+def proj(m: Machine, nid: int, node: Node) -> Step:
+    (a,), index = node.operands, node.attr("index")
+
+    def step(env: dict) -> None:
+        env[nid] = env[a][index]
+        env[~nid] = part(env[~a], index)
+    return step
+
+
+@profiles("field")
+def field(m: Machine, nid: int, node: Node) -> Step:
+    (a,), name = node.operands, node.attr("name")
+
+    def step(env: dict) -> None:
+        record = env[a]
+        position = record.names.index(name)
+        env[nid] = record.values[position]
+        env[~nid] = part(env[~a], position)
+    return step
+
+
+@profiles("with")
+def with_(m: Machine, nid: int, node: Node) -> Step:
+    compute, source, ops, names = plain.with_(m, nid, node), node.operands[0], node.operands[1:], node.attr("fields")
+
+    def step(env: dict) -> None:
+        compute(env)
+        old, old_shadow = env[source], env[~source]
+        shadows = [part(old_shadow, i) for i in range(len(old.names))]
+        for name, o in zip(names, ops):
+            shadows[old.names.index(name)] = env[~o]
+        env[~nid] = tuple(shadows)
+    return step
+
+
+@profiles("array")
+def array(m: Machine, nid: int, node: Node) -> Step:
+    ops, element, P = node.operands, m.element_type(nid), m.profiler
+
+    def step(env: dict) -> None:
+        out = array_from([env[o] for o in ops], element)
+        P.register(out, [max(ready(env[~o]), P.ctl) for o in ops])
+        env[nid] = out
+        env[~nid] = P.ctl
+    return step
+
+
+# -- arrays ----------------------------------------------------------------------------------------------
+@profiles("index")
+def index(m: Machine, nid: int, node: Node) -> Step:
+    a, indices, P = node.operands[0], node.operands[1:], m.profiler
+
+    def step(env: dict) -> None:
+        xs, at = env[a], tuple([env[o] for o in indices])
+        try:
+            value = plain.read(xs, at)
+        except Fault as error:
+            raise m.fault(node, error) from None
+        start = max(ready(env[~a]), *(ready(env[~o]) for o in indices), P.ctl)
+        if isinstance(xs, np.ndarray):
+            start = max(start, P.readies(xs).item(*at))
+        env[nid] = value
+        env[~nid] = start
+    return step
+
+
+@profiles("store")
+def store(m: Machine, nid: int, node: Node) -> Step:
+    compute, P = plain.store(m, nid, node), m.profiler
+    a, indices, v = node.operands[0], node.operands[1:-1], node.operands[-1]
+
+    def step(env: dict) -> None:
+        compute(env)
+        at = tuple([env[o] for o in indices])
+        when = max(ready(env[~v]), *(ready(env[~o]) for o in indices), P.ctl)
+        P.readies(env[a])[at] = when
+        env[~nid] = P.ctl
+    return step
+
+
+# -- calls ------------------------------------------------------------------------------------------------
+@profiles("apply", "call")
+def apply(m: Machine, nid: int, node: Node) -> Step:
+    from nanopass.interp.machine import Intrinsic
+
+    callee, args, result_type = node.operands[0], node.operands[1:], m.type_of(nid)
+
+    def step(env: dict) -> None:
+        fn = env[callee]
+        values, shadows = tuple([env[o] for o in args]), tuple([env[~o] for o in args])
+        try:
+            if fn.__class__ is Intrinsic and fn.arity == len(values):
+                env[nid], env[~nid] = intrinsic_p(m, fn.name, values, shadows, result_type)
+            else:
+                env[nid], env[~nid] = apply_p(m, fn, env[~callee], values, shadows)
+        except Fault as error:
+            raise m.fault(node, error) from None
+    return step
+
+
+@profiles("pap")
+def pap(m: Machine, nid: int, node: Node) -> Step:
+    callee, args = node.operands[0], node.operands[1:]
+
+    def step(env: dict) -> None:
+        env[nid], env[~nid] = partial_p(env[callee], env[~callee], tuple([env[o] for o in args]),
+                                        tuple([env[~o] for o in args]))
+    return step
+
+
+@profiles("native")
+def native(m: Machine, nid: int, node: Node) -> Step:
+    plain.native(m, nid, node)  # an unknown intrinsic is reported as the plain step does
+    name, ops, result_type = node.attr("op"), node.operands, m.type_of(nid)
+
+    def step(env: dict) -> None:
+        try:
+            env[nid], env[~nid] = intrinsic_p(m, name, tuple([env[o] for o in ops]),
+                                              tuple([env[~o] for o in ops]), result_type)
+        except Fault as error:
+            raise m.fault(node, error) from None
+    return step
+
+
+# -- cells (Clef) -------------------------------------------------------------------------------------------
+@profiles("var")
+def var(m: Machine, nid: int, node: Node) -> Step:
+    (init,), P = node.operands, m.profiler
+
+    def step(env: dict) -> None:
+        env[nid] = Cell(env[init], max(ready(env[~init]), P.ctl))
+        env[~nid] = 0
+    return step
+
+
+@profiles("load")
+def load(m: Machine, nid: int, node: Node) -> Step:
+    (cell,) = node.operands
+
+    def step(env: dict) -> None:
+        c = env[cell]
+        env[nid] = c.value
+        env[~nid] = c.ready
+    return step
+
+
+@profiles("assign")
+def assign(m: Machine, nid: int, node: Node) -> Step:
+    (cell, value), P = node.operands, m.profiler
+
+    def step(env: dict) -> None:
+        c = env[cell]
+        c.value = env[value]
+        shadow = env[~value]
+        c.ready = shadow if P.ctl == 0 else max(ready(shadow), P.ctl)
+        env[nid] = None
+        env[~nid] = P.ctl
+    return step
+
+
+# -- branches ---------------------------------------------------------------------------------------------------
+def _after_branch(shadow: Any, ctl: int) -> Any:
+    if isinstance(shadow, tuple):
+        return tuple(_after_branch(s, ctl) for s in shadow)
+    return shadow if shadow >= ctl else ctl
+
+
+@profiles("if")
+def if_(m: Machine, nid: int, node: Node) -> Step:
+    (cond,), (then, other), P = node.operands, (m.plan(r) for r in node.regions), m.profiler
+
+    def step(env: dict) -> None:
+        plan = then if env[cond] else other
+        saved = P.ctl
+        P.ctl = max(saved, ready(env[~cond]))
+        try:
+            for s in plan.steps:
+                s(env)
+        finally:
+            ctl, P.ctl = P.ctl, saved
+        env[nid] = plan.value(env)
+        env[~nid] = _after_branch(plan.shadow(env), ctl)
+    return step
+
+
+def pattern_times(pattern: tuple, value: Any, shadow: Any, bound: list, tested: list) -> None:
+    """The shadows of the values a (matching) pattern binds, and the ready times of the parts it tests."""
+    tag = pattern[0]
+    if tag == "bind":
+        bound.append(shadow)
+    elif tag == "lit":
+        tested.append(ready(shadow))
+    elif tag == "tuple":
+        for i, p in enumerate(pattern[1:]):
+            pattern_times(p, value[i], part(shadow, i), bound, tested)
+    elif tag == "case":
+        tested.append(ready(shadow) if not isinstance(shadow, tuple) else 0)
+        for i, p in enumerate(pattern[2:]):
+            pattern_times(p, value.payload[i], part(shadow, i), bound, tested)
+    elif tag in ("nil", "cons"):
+        tested.append(ready(shadow))
+        if tag == "cons":  # a list has one ready time: head and tail share it
+            pattern_times(pattern[1], value.head, ready(shadow), bound, tested)
+            pattern_times(pattern[2], value.tail, ready(shadow), bound, tested)
+
+
+@profiles("match")
+def match(m: Machine, nid: int, node: Node) -> Step:
+    (scrutinee,), arms, P = node.operands, plain.match_arms(m, node), m.profiler
+    patterns = node.attr("patterns")
+
+    def step(env: dict) -> None:
+        value, shadow = env[scrutinee], env[~scrutinee]
+        saved = P.ctl
+        for pattern, (matcher, guard, body) in zip(patterns, arms):
+            bound: list = []
+            if not matcher(value, bound):
+                continue
+            shadows: list = []
+            tested: list = [saved]
+            pattern_times(pattern, value, shadow, shadows, tested)
+            P.ctl = max(tested)
+            try:
+                if guard is not None:
+                    guard.run_p(env, tuple(bound), tuple(shadows))
+                    if not guard.value(env):
+                        continue
+                    P.ctl = max(P.ctl, ready(guard.shadow(env)))
+                body.run_p(env, tuple(bound), tuple(shadows))
+                ctl = P.ctl
+            finally:
+                P.ctl = saved
+            env[nid] = body.value(env)
+            env[~nid] = _after_branch(body.shadow(env), ctl)
+            return
+        raise m.fault(node, Fault(f"no arm of this match accepts the value {value!r}"))
+    return step
+
+
+# -- loops -----------------------------------------------------------------------------------------------------
+@profiles("while", "loop")
+def loop(m: Machine, nid: int, node: Node) -> Step:
+    inits, (cond, body), P = node.operands, (m.plan(r) for r in node.regions), m.profiler
+    (flag,) = cond.result_ids
+
+    def step(env: dict) -> None:
+        carried = tuple([env[o] for o in inits])
+        shadows = tuple([env[~o] for o in inits])
+        saved = P.ctl
+        try:
+            while True:
+                cond.run_p(env, carried, shadows)
+                P.ctl = max(P.ctl, ready(env[~flag]))
+                if not env[flag]:
+                    break
+                body.run_p(env, carried, shadows)
+                carried, shadows = body.results(env), tuple(env[~r] for r in body.result_ids)
+            ctl = P.ctl
+        finally:
+            P.ctl = saved
+        env[nid] = carried if inits else None
+        env[~nid] = _after_branch(shadows, ctl) if inits else ctl
+    return step
+
+
+@profiles("for")
+def for_(m: Machine, nid: int, node: Node) -> Step:
+    lo, hi, inits, P = node.operands[0], node.operands[1], node.operands[2:], m.profiler
+    body = m.plan(node.regions[0])
+
+    def step(env: dict) -> None:
+        carried = tuple([env[o] for o in inits])
+        shadows = tuple([env[~o] for o in inits])
+        first, last = env[lo], env[hi]
+        make = type(first)
+        index_time = max(ready(env[~lo]), ready(env[~hi]), P.ctl)
+        for i in range(first, last + 1):
+            body.run_p(env, (i if make is int else make(i),) + carried, (index_time,) + shadows)
+            if inits:
+                carried, shadows = body.results(env), tuple(env[~r] for r in body.result_ids)
+        env[nid] = carried if inits else None
+        env[~nid] = shadows if inits else P.ctl
+    return step
+
+
+@profiles("foreach")
+def foreach(m: Machine, nid: int, node: Node) -> Step:
+    source, inits, P = node.operands[0], node.operands[1:], m.profiler
+    body = m.plan(node.regions[0])
+
+    def step(env: dict) -> None:
+        xs = env[source]
+        try:
+            items = plain.elements(xs)
+        except Fault as error:
+            raise m.fault(node, error) from None
+        times = P.readies(xs).ravel().tolist() if isinstance(xs, np.ndarray) else [ready(env[~source])] * len(items)
+        carried = tuple([env[o] for o in inits])
+        shadows = tuple([env[~o] for o in inits])
+        for item, when in zip(items, times):
+            body.run_p(env, (item,) + carried, (max(when, P.ctl),) + shadows)
+            if inits:
+                carried, shadows = body.results(env), tuple(env[~r] for r in body.result_ids)
+        env[nid] = carried if inits else None
+        env[~nid] = shadows if inits else P.ctl
+    return step
+
+
+@profiles("query")
+def query(m: Machine, nid: int, node: Node) -> Step:
+    (source,), body, P = node.operands, m.plan(node.regions[0]), m.profiler
+    element = m.element_type(nid)
+
+    def step(env: dict) -> None:
+        xs = env[source]
+        try:
+            items = plain.elements(xs)
+        except Fault as error:
+            raise m.fault(node, error) from None
+        is_array = isinstance(xs, np.ndarray)
+        times = P.readies(xs).ravel().tolist() if is_array else [ready(env[~source])] * len(items)
+        out, out_times = [], []
+        for item, when in zip(items, times):
+            body.run_p(env, (item,), (max(when, P.ctl),))
+            out.append(body.value(env))
+            out_times.append(ready(body.shadow(env)))
+        if is_array:
+            env[nid] = array_from(out, element)
+            P.register(env[nid], out_times)
+            env[~nid] = P.ctl
+        else:
+            env[nid] = list_of(out)
+            env[~nid] = max(out_times, default=P.ctl)
+    return step
+
