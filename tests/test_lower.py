@@ -357,6 +357,8 @@ def test_spans_point_at_the_source():
     """, "spans.clef")
     times = result(graph, "f")
     assert (times.span.file, times.span.line, times.span.col) == ("spans.clef", 2, 5)
+    (x,) = body(graph, "f").params
+    assert (graph.node(x).span.line, graph.node(x).span.col) == (1, 8)  # the parameter's own pattern
 
 
 # -- diagnostics -----------------------------------------------------------------------------------

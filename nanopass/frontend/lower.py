@@ -52,6 +52,7 @@ from __future__ import annotations
 
 from typing import Callable, Iterable
 
+import attrs
 from pyrsistent import pmap
 
 from nanopass.diagnostics import Diagnostic, DiagnosticError, Span
@@ -85,6 +86,7 @@ class _Lowering:
         self.source = source
         self.b = Builder(filename)
         self.types: dict[int, T.Type] = {}
+        self.param_spans: dict[int, Span] = {}  # params located by their own pattern
         self.diagnostics: list[Diagnostic] = []
         # Locals are keyed by the AST node that introduces them (a NamePattern, or the
         # ForRange of a loop index), which is what the type checker resolves each use to.
@@ -125,12 +127,18 @@ class _Lowering:
     def const(self, at: ast.Node, value, type_: T.TPrim) -> int:
         return self.op("const", at=at, type_=type_, value=value, type=type_.base)
 
-    def region(self, params: Iterable[tuple[str, T.Type | None]], span: Span):
-        """Open a region whose params are typed (a context manager, as `Builder.region`)."""
+    def region(self, params: Iterable[tuple[str, T.Type | None] | ast.Pattern], span: Span):
+        """Open a region (a context manager, as `Builder.region`) over params given as
+        patterns (named, typed and located by them) or as (name, type) pairs."""
         params = list(params)
-        handle = self.b.region(params=[name for name, _ in params], span=span)
-        for param, (_, type_) in zip(handle.params, params):
-            self.set_type(param, type_)
+        handle = self.b.region(params=[self.param_name(p, i) if isinstance(p, ast.Pattern) else p[0]
+                                       for i, p in enumerate(params)], span=span)
+        for param, spec in zip(handle.params, params):
+            if isinstance(spec, ast.Pattern):
+                self.set_type(param, self.type_of(spec))
+                self.param_spans[param] = spec.span
+            else:
+                self.set_type(param, spec[1])
         return handle
 
     # -- declarations -------------------------------------------------------------------------
@@ -143,6 +151,10 @@ class _Lowering:
         if self.diagnostics:
             raise DiagnosticError(self.diagnostics)
         graph = self.b.build()
+        nodes = graph.nodes.evolver()
+        for param, span in self.param_spans.items():
+            nodes[param] = attrs.evolve(nodes[param], span=span)
+        graph = attrs.evolve(graph, nodes=nodes.persistent())
         # One pmap built from the dict: much faster than merging into an empty table.
         return graph.with_annotations(graph.annotations.set("types", pmap(self.types)))
 
@@ -203,7 +215,7 @@ class _Lowering:
             extras["attributes"] = tuple((a.name, tuple(x.value for x in a.args)) for a in attributes)
         if binding.params:
             names = tuple(self.param_name(p, i) for i, p in enumerate(binding.params))
-            with self.region(zip(names, map(self.type_of, binding.params)), binding.span) as body:
+            with self.region(binding.params, binding.span) as body:
                 self.bind_all(binding.params, body.params)
                 body.yields(self.expr(binding.body))
             if group is not None:
@@ -380,8 +392,7 @@ class _Lowering:
             raise self.fail(at.span, "expected 'Actor.start init (fun state msg -> ...)': the handler written "
                                      "as a lambda of two parameters")
         init = self.expr(args[0])
-        names = [self.param_name(p, i) for i, p in enumerate(handler.params)]
-        with self.region(zip(names, map(self.type_of, handler.params)), handler.span) as body:
+        with self.region(handler.params, handler.span) as body:
             self.bind_all(handler.params, body.params)
             result = self.expr(handler.body)
             result_type = self.type_of(handler.body)
@@ -405,8 +416,7 @@ class _Lowering:
 
     def closure(self, params: tuple[ast.Pattern, ...], body_expr: ast.Expr, at: ast.Node, type_: T.Type | None,
                 name: str | None = None) -> int:
-        names = [self.param_name(p, i) for i, p in enumerate(params)]
-        with self.region(zip(names, map(self.type_of, params)), at.span) as body:
+        with self.region(params, at.span) as body:
             self.bind_all(params, body.params)
             body.yields(self.expr(body_expr))
         extras = {} if name is None else {"name": name}
@@ -479,13 +489,12 @@ class _Lowering:
             canonical = self.canonical_names(arm.pattern)
             for alternative in self.alternatives(arm.pattern):
                 tree, bound = self.pattern_tree(alternative)
-                params = [(p.name, self.type_of(p)) for p in bound]
                 if arm.guard is not None:
-                    with self.region(params, arm.guard.span) as guard:
+                    with self.region(bound, arm.guard.span) as guard:
                         self.bind_arm(bound, guard.params, canonical)
                         guard.yields(self.expr(arm.guard))
                     regions.append(guard.id)
-                with self.region(params, arm.body.span) as body:
+                with self.region(bound, arm.body.span) as body:
                     self.bind_arm(bound, body.params, canonical)
                     body.yields(self.expr(arm.body))
                 regions.append(body.id)
@@ -661,7 +670,7 @@ class _Lowering:
 
     def for_each(self, e: ast.ForEach) -> int:
         xs = self.expr(e.source)
-        with self.region([(self.param_name(e.pattern, 0), self.type_of(e.pattern))], e.body.span) as body:
+        with self.region([e.pattern], e.body.span) as body:
             self.bind(e.pattern, body.params[0])
             self.expr(e.body)
         return self.op("foreach", xs, at=e, type_=T.UNIT, regions=[body.id])
@@ -675,7 +684,7 @@ class _Lowering:
         if e.builder == "query" and isinstance(e.body, ast.ForEach) and isinstance(e.body.body, ast.Select):
             loop = e.body
             source = self.expr(loop.source)
-            with self.region([(self.param_name(loop.pattern, 0), self.type_of(loop.pattern))], loop.span) as body:
+            with self.region([loop.pattern], loop.span) as body:
                 self.bind(loop.pattern, body.params[0])
                 body.yields(self.expr(loop.body.expr))
             return self.op("query", source, at=e, regions=[body.id])
