@@ -100,14 +100,14 @@ def _decode(source: str | bytes, filename: str) -> str:
             source = source.decode("utf-8")
         except UnicodeDecodeError as error:
             before = source[: error.start].decode("utf-8").replace("\r\n", "\n")
-            line = before.count("\n") + 1
-            col = len(before) - (before.rfind("\n") + 1) + 1
             shown = source.decode("utf-8", errors="replace").replace("\r\n", "\n")
-            raise DiagnosticError.at(
-                Span(filename, line, col, line, col + 1),
-                f"invalid UTF-8 byte 0x{source[error.start]:02x}: Clef source must be UTF-8",
-                source=shown,
-            ) from None
+            message = f"invalid UTF-8 byte 0x{source[error.start]:02x}: Clef source must be UTF-8"
+            index = len(before)
+            control = _FORBIDDEN_CHAR.search(before)  # an earlier error, which also shifts lines
+            if control:
+                message, index = _control_message(control.group()), control.start()
+            line, col = _position(before, index)
+            raise DiagnosticError.at(Span(filename, line, col, line, col + 1), message, source=shown) from None
     return source.removeprefix("\ufeff").replace("\r\n", "\n")
 
 
