@@ -11,6 +11,7 @@ from nanopass import DiagnosticError, Graph
 from nanopass.frontend import parse
 from nanopass.frontend import types as T
 from nanopass.frontend.units import Measure
+from nanopass.interpreter import run_graph
 from nanopass.languages import Clef
 
 EXAMPLES = sorted((Path(__file__).parent.parent / "examples").glob("*.clef"))
@@ -387,3 +388,52 @@ def test_deeply_nested_source_lowers_on_the_big_stack():
     source = "let f (x: int) = " + "(" * depth + "x" + " + 1)" * depth + "\n"
     graph = parse(source, "deep.clef")
     assert sum(1 for _, n in graph.live_nodes() if n.kind == "prim") == depth
+
+
+# -- what the lowered program computes (run by the reference interpreter) ----------------------------
+SEMANTICS = """
+type Shape =
+    | Circle of float
+    | Rect of float * float
+    | Empty
+let answer () = 42
+let area (s: Shape) =
+    match s with
+    | Circle r -> 3.0 * r * r
+    | Rect (w, h) -> w * h
+    | Empty -> 0.0
+let areas (w: float) =
+    let p = (w, 2.0)
+    let square x = x * x
+    [ area (Circle w); area (Rect p); area Shape.Empty; square w ]
+let swap (pair: int * string) = (fun (a, b) -> (b, a)) pair
+let classify (x: int) (y: int) =
+    match (x, y) with
+    | (0, _) | (_, 0) -> "axis"
+    | (a, b) when a = b -> "diagonal"
+    | _ -> "plane"
+let backwards (xs: int list) = List.length <| List.rev (0 :: xs)
+let greet (name: string) = "hello " + name
+let pick (o: int option) = match o with | Some v -> v | None -> -1
+let both (a: bool) (b: bool) = (a && b, a || b, not a)
+let compose (x: int) = ((fun y -> y + 1) >> (fun z -> z * 10)) x
+"""
+
+
+@pytest.mark.parametrize("entry, args, expected", [
+    ("answer", (), 42),
+    ("areas", (1.5,), [6.75, 3.0, 0.0, 2.25]),
+    ("swap", ((1, "x"),), ("x", 1)),
+    ("classify", (0, 3), "axis"),
+    ("classify", (4, 0), "axis"),
+    ("classify", (2, 2), "diagonal"),
+    ("classify", (1, 2), "plane"),
+    ("backwards", ([1, 2],), 3),
+    ("greet", ("bob",), "hello bob"),
+    ("pick", (5,), 5),
+    ("pick", (None,), -1),
+    ("both", (True, False), (False, True, False)),
+    ("compose", (4,), 50),
+])
+def test_lowered_programs_compute_what_fsharp_computes(entry, args, expected):
+    assert run_graph(parse(SEMANTICS, "semantics.clef"), entry, *args) == expected
