@@ -554,6 +554,10 @@ let f (n: int) =
         i <- i + 1
     for k in 1 .. 3 do
         total <- total * k
+        let mutable j = 0
+        while j < k do
+            j <- j + 1
+            if j % 2 = 1 then total <- total + j
         log total
     for x in [ 1; 2 ] do
         total <- total + x
@@ -568,7 +572,9 @@ let f (n: int) =
 def test_mutable_locals_and_effects_run_the_same_with_the_same_effect_order():
     graph = parse(MUTABLE_AND_EFFECTS, "mutable.clef")
     out, ctx = elaborate(graph)
-    assert ctx.statistics["mutable locals made SSA"] == 2
+    assert ctx.statistics["mutable locals made SSA"] == 3
+    for_loop = out.node(nodes_of_kind(out, "for")[0])
+    assert len(for_loop.operands) == 3  # lo, hi and total; j lives inside the body
     for n in range(7):
         calls_before, calls_after = [], []
         before = run_graph(graph, "f", n, externs={"log": calls_before.append})
