@@ -4,15 +4,16 @@
 `nanopass.Builder`: a node for each operation, a ``span`` on every node (from
 the AST node that produced it), and the ``types`` annotation table (node id ->
 `nanopass.frontend.types.Type`) filled for every value node and every
-declaration (a ``var`` has the type of its contents, a ``typedef`` the type it
-names; tokens and measures have none).  The value conventions are those of
+declaration (a ``var`` has the type of its contents, a record or union
+``typedef`` the type it names; a measure has none).  The value conventions are those of
 `nanopass.languages`.
 
 Desugarings done here, each to the plainest form the languages state:
 
 * ``x |> f`` and ``f <| x`` are ``apply f x``; an application whose callee is
   itself an application is flattened (``xs |> Array.map g`` is
-  ``apply Array.map g xs``), so a saturated call is one ``apply``.
+  ``apply Array.map g xs``), so a saturated call is one ``apply``.  The left
+  of ``|>`` is computed before the callee, as F# does.
 * ``f >> g`` (and ``g << f``) is ``lambda x -> apply g (apply f x)``; an
   operator used as a value (``(+)``, ``not``) is a lambda over its ``prim``; a
   union case used as a value is a lambda over its ``union``.
@@ -25,7 +26,8 @@ Desugarings done here, each to the plainest form the languages state:
 * A union case applied to its fields is ``union`` (a tuple argument is spread
   over the case's fields); ``Some x`` / ``None`` are ``union`` of type
   ``option``; record expressions are ``record``, ``{ r with ... }`` is ``with``.
-* A local ``let`` adds no node: the name stands for its value's id.  A pattern
+* A local ``let`` adds no node: the name stands for its value's id; a local
+  function ``let f x = e`` is a ``lambda`` named ``f``.  A pattern
   in a ``let``, a lambda parameter, a ``for`` or a ``let!`` is taken apart with
   ``proj`` (tuples); ``let mutable`` is ``var``, reading it is ``load``,
   ``x <- e`` is ``assign`` and ``a.[i] <- e`` is ``store``.
@@ -43,9 +45,9 @@ curried parameter), a ``global`` for a ``let`` without, an ``extern`` (arity
 from its type; ``pure``, ``cost`` and ``resource`` from its attributes), and a
 ``typedef`` per record, union or measure.
 
-Refutable patterns outside ``match`` (``let (Some x) = e``), local
-``let rec``, mutable record fields and ``seq { }`` are reported as located
-diagnostics rather than lowered.
+Refutable patterns outside ``match`` (``let (Some x) = e``), a top-level
+``let`` of a pattern, local ``let rec``, assignment to record fields and
+``seq { }`` are reported as located diagnostics rather than lowered.
 """
 
 from __future__ import annotations
