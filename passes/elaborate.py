@@ -185,7 +185,6 @@ class _Effects:
 
     def region(self, region_id: int) -> bool:
         if region_id not in self._memo:
-            self._memo[region_id] = False  # recursion through a region assumes no effect, as the fixed point does
             self._memo[region_id] = any(self.node(n) for n in self.graph.region(region_id).body)
         return self._memo[region_id]
 
