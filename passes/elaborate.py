@@ -66,6 +66,7 @@ import attrs
 from nanopass.diagnostics import UNKNOWN_SPAN, Diagnostic, DiagnosticError, Span
 from nanopass.frontend import types as T
 from nanopass.frontend.intrinsics import INTRINSICS
+from nanopass.frontend.stack import run_with_big_stack
 from nanopass.graph import Graph, Node, Region, make_attributes
 from nanopass.languages import Clef, Elaborated
 from nanopass.pass_ import PassContext, Rewriter, RewritePass, register
@@ -518,6 +519,10 @@ class Elaborate(RewritePass):
         and return the id of the output value that stands for it (usually
         ``node_id`` itself, re-emitted), or None when it leaves no value.
         """
+        # The walk recurses once per level of region nesting: deep programs need the big stack.
+        return run_with_big_stack(self._elaborate, graph, ctx)
+
+    def _elaborate(self, graph: Graph, ctx: PassContext) -> Graph:
         handlers = {kind: getattr(self, method) for kind, method in self._handlers.items()}
         elab = Elaboration(graph, ctx, handlers)
         ctx.stat("effectful functions", len(elab.effects.functions))

@@ -643,3 +643,13 @@ def test_calls_partial_and_over_application_and_effectful_closures():
         after = run_graph(out, "g", xs, externs={"log": lambda x: calls_after.append(x) or x + 10})
         assert (before, calls_before) == (after, calls_after)
         assert calls_before == [x + 1 for x in xs] + [6, 16]
+
+
+def test_deeply_nested_programs_elaborate_on_the_big_stack():
+    depth = 2000
+    source = ("let f (x: int) =\n    " + "".join(f"if x > {i} then " for i in range(depth)) + "0"
+              + " else 1" * depth + "\n")
+    graph = parse(source, "deep.clef")
+    out, _ = elaborate(graph)
+    assert len(nodes_of_kind(out, "if")) == depth
+    assert run_graph(out, "f", depth) == run_graph(graph, "f", depth) == 0
