@@ -213,6 +213,8 @@ def call_function(m: Machine, fn: Function, args: tuple, shadows: tuple) -> tupl
     start = max(P.ctl, max((ready(s) for s in shadows), default=0))
     depth = P.active.get(name, 0)
     P.active[name] = depth + 1
+    if depth == 0:  # tags are listed in the order of their first calls
+        P.per_function.setdefault(name, [0, 0])
     saved_top, work_before = P.top, P.work
     P.top = start
     plan = fn.plan(m)
@@ -225,7 +227,7 @@ def call_function(m: Machine, fn: Function, args: tuple, shadows: tuple) -> tupl
     inner = P.top
     P.top = max(saved_top, inner)
     if depth == 0:
-        figures = P.per_function.setdefault(name, [0, 0])
+        figures = P.per_function[name]
         figures[0] += P.work - work_before
         figures[1] = max(figures[1], inner - start)
     return value, shadow
