@@ -166,7 +166,7 @@ def sum_of(xs: Any, result_type: Any) -> Any:
         if len(xs) == 0:
             return zero_of(DTYPE_NAME[xs.dtype])
         with np.errstate(over="ignore"):
-            total = np.add.accumulate(xs.ravel())[-1].item()
+            total = np.add.accumulate(xs.ravel(), dtype=xs.dtype)[-1].item()
         reader = READ_ELEMENT[xs.dtype]
         return total if reader is None else reader(total)
     items = list(xs.ravel())
