@@ -70,3 +70,48 @@ def to_python(value: Any) -> Any:
     if attrs.has(type(value)):
         return {k: to_python(v) for k, v in attrs.asdict(value, recurse=False).items()}
     return value
+
+
+# -- the demo: the main job on the bundled examples -----------------------------------
+_DEMO_RUNS = (
+    # (file, entry, arguments, externs file)
+    ("process.clef", "process", ([0.001 * i for i in range(1024)],), "process_externs.py"),
+    ("branchy.clef", "process", ([2.0 if i == 7 else 0.0 for i in range(1024)],), "branchy_externs.py"),
+    ("dataset.clef", "processDataset", ([0.01 * i for i in range(1000)],), "dataset_externs.py"),
+    ("matmul.clef", "matrixMultiply", ([[1.0, 2.0], [3.0, 4.0]], [[5.0, 6.0], [7.0, 8.0]]), None),
+    ("montecarlo.clef", "monteCarlo", (100.0, 64), None),
+    ("resolver.clef", "resolve", ("app",), "resolver_externs.py"),
+)
+
+
+def _summary(value: Any) -> str:
+    text = repr(to_python(value))
+    return text if len(text) <= 72 else text[:69] + "..."
+
+
+def demo(out, examples_dir: str | None = None) -> int:
+    """Compile each bundled example through the default pipeline and profile a run."""
+    from pathlib import Path
+
+    root = Path(examples_dir) if examples_dir else Path(__file__).resolve().parent.parent / "examples"
+    pipeline = default_pipeline()
+    out.write(f"default pipeline: {pipeline}\n\n")
+    failures = 0
+    for file, entry, args, externs in _DEMO_RUNS:
+        path = root / file
+        graph = as_graph(path.read_bytes(), filename=str(path))
+        result = pipeline.run(graph)
+        passes = "  ".join(f"{name} {1000 * t:.1f}ms" for name, t in result.timings)
+        bindings = str(root / externs) if externs else None
+        prof = profile(graph, entry, *args, externs=bindings)
+        # Essentials-of-Compilation style: the pipeline's output must compute the same value.
+        same = _equal(prof.value, run(result.graph, entry, *args, externs=bindings))
+        out.write(f"{file}: {len(graph)} nodes -> {len(result.graph)} after the pipeline ({passes})\n")
+        out.write(f"  {entry} = {_summary(prof.value)}   (same after the pipeline: {'yes' if same else 'NO'})\n")
+        out.write(f"  work {prof.work}  span {prof.span}  parallelism {prof.parallelism:.1f}x\n\n")
+        failures += not same
+    return 1 if failures else 0
+
+
+def _equal(a: Any, b: Any) -> bool:
+    return to_python(a) == to_python(b)
