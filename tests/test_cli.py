@@ -92,3 +92,17 @@ def test_usage_errors_exit_2_without_a_traceback():
     result = subprocess.run([sys.executable, "-m", "nanopass", "opt"], capture_output=True, text=True)
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert "the following arguments are required: file" in result.stderr
+
+
+def test_the_public_front_door_is_importable_from_the_package():
+    import nanopass
+
+    source = "let f (x: int) : int = x * 2 + 1"
+    graph = nanopass.parse(source, filename="t.clef")
+    assert nanopass.run(graph, "f", 20) == 41
+    assert nanopass.run(source, "f", 1) == 3
+    assert (nanopass.profile(source, "f", 3).work, nanopass.profile(source, "f", 3).span) == (2, 2)
+    assert nanopass.from_mlir(nanopass.to_mlir(graph)) == graph
+    assert str(nanopass.default_pipeline()).startswith("elaborate,reachability")
+    with pytest.raises(AttributeError):
+        nanopass.no_such_name
