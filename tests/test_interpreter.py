@@ -339,3 +339,112 @@ def test_extern_records_convert_by_the_declared_type():
     interp = Interpreter(graph, {"fetch": lambda name: {"Id": name, "Deps": ("a", "b")}})
     value, _ = interp.call("f", ("x",))
     assert value.head == "a" and value.tail.head == "b" and value.tail.tail is NIL
+
+
+# -- the shared examples, from source, at the Clef and Elaborated levels ---------------------------------------
+EXAMPLES = __import__("pathlib").Path(__file__).resolve().parent.parent / "examples"
+
+
+def example(name: str, elaborated: bool):
+    from nanopass import PassContext
+    from nanopass.frontend import parse
+    from nanopass.passes.elaborate import Elaborate
+
+    graph = parse((EXAMPLES / f"{name}.clef").read_text(), f"{name}.clef")
+    return Elaborate().run(graph, PassContext()) if elaborated else graph
+
+
+def host(name: str):
+    from nanopass.externs import load_externs
+
+    return load_externs(str(EXAMPLES / f"{name}_externs.py"))
+
+
+LEVELS = pytest.mark.parametrize("elaborated", [False, True], ids=["clef", "elaborated"])
+
+
+@LEVELS
+def test_example_process(elaborated):
+    frame = np.linspace(-1.0, 1.0, 64)
+    fns = host("process")
+    expected = [fns["normalize"](fns["extractScore"](fns["calibrate"](x))) for x in frame]
+    out = run_graph(example("process", elaborated), "process", frame, externs=fns)
+    assert out.dtype == np.float64 and out.tolist() == expected
+
+
+@LEVELS
+def test_example_branchy(elaborated):
+    frame = np.linspace(0.0, 3.0, 16)
+    expected = [x / 2.0 + 0.125 if x / 2.0 > 0.75 else x / 2.0 for x in frame]
+    assert run_graph(example("branchy", elaborated), "process", frame, externs=host("branchy")).tolist() == expected
+
+
+@LEVELS
+def test_example_dataset(elaborated):
+    data = np.arange(10.0)
+    expected = sum(x * 0.5 for x in data if x * 0.5 > 0.25)
+    assert run_graph(example("dataset", elaborated), "processDataset", data, externs=host("dataset")) == expected
+
+
+@LEVELS
+def test_example_matmul(elaborated):
+    a, b = np.arange(6.0).reshape(2, 3), np.arange(12.0).reshape(3, 4) / 7.0
+    out = run_graph(example("matmul", elaborated), "matrixMultiply", a, b)
+    assert out.shape == (2, 4) and np.allclose(out, a @ b)
+
+
+def montecarlo_reference(spot: float, scenarios: int) -> float:
+    def wrap64(x):
+        return ((x + (1 << 63)) % (1 << 64)) - (1 << 63)
+
+    def hash_(x):
+        a = wrap64((x ^ (x >> 33)) * 0x62A9D9ED799705F5)
+        return a ^ (a >> 28)
+
+    def simulate(seed):
+        price = spot
+        for step in range(252):
+            u = float(hash_(wrap64(seed * 1000003 + step)) & 0xFFFFFF) / 16777216.0
+            price = price * (1.0 + 0.02 * (u - 0.5))
+        return price
+
+    total = 0.0
+    for value in [simulate(i) for i in range(scenarios)]:
+        total += value
+    return total / float(scenarios)
+
+
+@LEVELS
+def test_example_montecarlo(elaborated):
+    assert run_graph(example("montecarlo", elaborated), "monteCarlo", 100.0, 20) == montecarlo_reference(100.0, 20)
+
+
+@LEVELS
+def test_example_nappy(elaborated):
+    result = run_graph(example("nappy", elaborated), "main", 10)
+    assert type(result) is Float32 and result == 3.0 * 45 + 10
+
+
+@LEVELS
+def test_example_timeseries(elaborated):
+    data = np.sin(np.arange(160) / 5.0) + (np.arange(160) == 130) * 40.0
+    out = run_graph(example("timeseries", elaborated), "analyzeTimeSeries", data)
+    assert len(out) == 61
+    for i, (variance, flagged) in enumerate(out):
+        window = data[i:i + 100]
+        mu = sum(window) / 100.0
+        expected = sum((x - mu) * (x - mu) for x in window) / 100.0
+        assert variance == pytest.approx(expected, rel=1e-12)
+        assert flagged == (abs(window[99] - mu) > 3.0 * math.sqrt(expected))
+    assert [bool(f) for _, f in out].count(True) == 1  # the spike, when it is the window's last sample
+
+
+@LEVELS
+def test_example_counter(elaborated):
+    graph = example("counter", elaborated)
+    state, leds = run_graph(graph, "step", {"Count": 15}, {"Up": True, "Down": False})
+    assert state == {"Count": 16} and leds == {"Value": 0, "Zero": False}
+    state, leds = run_graph(graph, "step", {"Count": 0}, {"Up": False, "Down": True})
+    assert state == {"Count": 255} and leds == {"Value": 15, "Zero": False}
+    state, leds = run_graph(graph, "step", {"Count": 0}, {"Up": True, "Down": True})
+    assert leds["Zero"] is True and type(state["Count"]) is UInt8
