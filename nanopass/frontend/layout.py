@@ -41,10 +41,11 @@ from lark.exceptions import UnexpectedCharacters
 # Builders whose `{` opens a computation expression rather than a record.
 CE_BUILDERS = frozenset({"async", "query", "seq"})
 # Numeric types that take a unit of measure: `float<volt>`.
-MEASURABLE_TYPES = frozenset({"float", "float32", "double", "single", "decimal", "int", "int64", "uint8"})
+MEASURABLE_TYPES = frozenset({"float", "float32", "double", "single", "decimal", "int", "int64",
+                              "uint8"})
 
-OPENERS = {"LPAR": "RPAR", "HP_LPAR": "RPAR", "LBRACK": "RBRACK", "DOTLBRACK": "RBRACK", "LARRAY": "RARRAY",
-           "LBRACE": "RBRACE", "CE_LBRACE": "RBRACE", "LATTR": "RATTR"}
+OPENERS = {"LPAR": "RPAR", "HP_LPAR": "RPAR", "LBRACK": "RBRACK", "DOTLBRACK": "RBRACK",
+           "LARRAY": "RARRAY", "LBRACE": "RBRACE", "CE_LBRACE": "RBRACE", "LATTR": "RATTR"}
 CLOSERS = frozenset(OPENERS.values())
 INFIX = frozenset({
     "PIPE_RIGHT", "PIPE_LEFT", "COMPOSE_RIGHT", "COMPOSE_LEFT", "BAND", "BOR", "BXOR",
@@ -152,19 +153,18 @@ def _retype(raw: list[Token]) -> list[Token]:
         tok = tokens[i]
         prev = tokens[i - 1] if i > 0 else None
         nxt = tokens[i + 1] if i + 1 < len(tokens) else None
-        if tok.type == "LPAR" and prev is not None and prev.type in ("IDENT", "LONG_IDENT") and _glued(prev, tok):
+        glued_to_prev = prev is not None and _glued(prev, tok)
+        if tok.type == "LPAR" and glued_to_prev and prev.type in ("IDENT", "LONG_IDENT"):
             tokens[i] = Token.new_borrow_pos("HP_LPAR", tok.value, tok)
-        elif tok.type == "MINUS" and nxt is not None and _glued(tok, nxt) and not (
-            prev is not None and prev.type in EXPRESSION_ENDS and _glued(prev, tok)
-        ):
+        elif (tok.type == "MINUS" and nxt is not None and _glued(tok, nxt)
+              and not (glued_to_prev and prev.type in EXPRESSION_ENDS)):
             if nxt.type == "NUMBER":  # `-1` is one literal, so `f -1` passes minus one
                 tokens[i:i + 2] = [_joined("NUMBER", tok, nxt)]
             else:
                 tokens[i] = Token.new_borrow_pos("MINUS_PREFIX", tok.value, tok)
         elif tok.type == "LBRACE" and prev is not None and prev.type == "IDENT" and prev.value in CE_BUILDERS:
             tokens[i] = Token.new_borrow_pos("CE_LBRACE", tok.value, tok)
-        elif (tok.type == "LT" and prev is not None and _glued(prev, tok)
-              and prev.type in ("IDENT", "LONG_IDENT", "NUMBER")):
+        elif tok.type == "LT" and glued_to_prev and prev.type in ("IDENT", "LONG_IDENT", "NUMBER"):
             closing = _type_argument_end(tokens, i)
             if closing is not None:
                 measured = prev.type == "NUMBER" or prev.value in MEASURABLE_TYPES
@@ -255,8 +255,10 @@ class _Layout:
             self.line_indent = tok.column
         if not self.stack:
             self.stack.append(_Context("top", tok.column))
-        elif not (self.pending is not None and self.open_pending(tok, starts_line)) and starts_line:
-            self.offside(tok)
+        else:
+            opened = self.pending is not None and self.open_pending(tok, starts_line)
+            if starts_line and not opened:
+                self.offside(tok)
         self.update_contexts(tok, starts_line)
         self.out.append(tok)
         self.prev = tok
@@ -328,7 +330,7 @@ class _Layout:
             return
 
     def separate(self, tok: Token) -> None:
-        if tok.type in CONTINUATION_STARTS or (self.prev is not None and self.prev.type in CONTINUATION_ENDS):
+        if tok.type in CONTINUATION_STARTS or self.prev.type in CONTINUATION_ENDS:
             return
         self.out.append(_virtual("VSEP", tok))
 

@@ -415,7 +415,8 @@ def _span(children: list) -> Span:
     """The span from the first to the last real token or node among `children`
     (tuples of them, as some rules return, count by their items)."""
     flat = [item for c in children for item in (c if isinstance(c, tuple) else (c,))]
-    real = [c for c in flat if isinstance(c, ast.Node) or (isinstance(c, Token) and c.type not in VIRTUAL_TOKENS)]
+    real = [c for c in flat
+            if isinstance(c, ast.Node) or (isinstance(c, Token) and c.type not in VIRTUAL_TOKENS)]
     return _SESSION.get().span(real[0], real[-1])
 
 

@@ -99,7 +99,8 @@ def main() -> int:
             if failures <= options.show:
                 print(f"--- case {case}: {source!r}\n{found}")
     elapsed = time.perf_counter() - started
-    print(f"{options.n} cases, {failures} failures, {elapsed:.1f} s ({1000 * elapsed / max(options.n, 1):.2f} ms/case)")
+    per_case = 1000 * elapsed / max(options.n, 1)
+    print(f"{options.n} cases, {failures} failures, {elapsed:.1f} s ({per_case:.2f} ms/case)")
     return 1 if failures else 0
 
 
