@@ -21,7 +21,8 @@ import numpy as np
 
 from nanopass.diagnostics import Diagnostic, DiagnosticError
 from nanopass.graph import Node
-from nanopass.interp.machine import Closure, Intrinsic, Machine, Partial, Step, register_evaluator, scalar_name
+from nanopass.interp.machine import (
+    Closure, Function, Intrinsic, Machine, Partial, Step, register_evaluator, scalar_name)
 from nanopass.interp.operators import operator
 from nanopass.interp.values import (
     MAKE_SCALAR, NIL, READ_ELEMENT, Cell, Cons, Fault, Record, Union, array_from, list_of)
@@ -255,10 +256,16 @@ def store(m: Machine, nid: int, node: Node) -> Step:
 # -- calls ----------------------------------------------------------------------------------------
 def call_step(m: Machine, nid: int, node: Node, call: Callable[[Any, tuple], Any]) -> Step:
     callee, args = node.operands[0], node.operands[1:]
+    count = len(args)
 
     def step(env: dict) -> None:
+        fn, values = env[callee], tuple([env[o] for o in args])
         try:
-            env[nid] = call(env[callee], tuple([env[o] for o in args]))
+            # The common case first: a top-level function called with exactly its arity.
+            if fn.__class__ is Function and fn.arity == count:
+                env[nid] = fn.call(m, values)
+            else:
+                env[nid] = call(fn, values)
         except Fault as error:
             raise m.fault(node, error) from None
     return step
@@ -283,7 +290,11 @@ def call(m: Machine, nid: int, node: Node) -> Step:
 
 @register_evaluator("pap")
 def pap(m: Machine, nid: int, node: Node) -> Step:
-    return call_step(m, nid, node, lambda fn, args: Partial(fn, args))
+    callee, args = node.operands[0], node.operands[1:]
+
+    def step(env: dict) -> None:
+        env[nid] = Partial(env[callee], tuple([env[o] for o in args]))
+    return step
 
 
 @register_evaluator("native")

@@ -65,7 +65,7 @@ def register_evaluator(kind: str, factory: Factory | None = None, *, profile: Fa
 class Plan:
     """A compiled region: bind ``params``, run ``steps``, read ``result_ids``."""
 
-    __slots__ = ("region_id", "params", "steps", "result_ids", "token")
+    __slots__ = ("region_id", "params", "steps", "result_ids", "token", "single")
 
     def __init__(self, region_id: int, params: tuple[int, ...], steps: tuple[Step, ...],
                  result_ids: tuple[int, ...], token: int | None):
@@ -74,6 +74,7 @@ class Plan:
         self.steps = steps
         self.result_ids = result_ids
         self.token = token
+        self.single = result_ids[0] if len(result_ids) == 1 else None  # the common case, read directly
 
     def run(self, env: dict, args: tuple = ()) -> None:
         for param, arg in zip(self.params, args):
@@ -124,7 +125,8 @@ class Function(FunctionValue):
         plan = self._plan or self.plan(m)
         env: dict = {}
         plan.run(env, args)
-        return plan.value(env)
+        single = plan.single
+        return env[single] if single is not None else plan.value(env)
 
     def __repr__(self) -> str:
         return f"<func {self.name}>"

@@ -53,10 +53,13 @@ def intrinsic_p(m: Machine, name: str, args: tuple, shadows: tuple, result_type:
         return impl(m, args, shadows, result_type, name)
     P = m.profiler
     value = plain.INTRINSICS[name].impl(m, args, result_type)
+    cost = INTRINSIC_COSTS.get(name)
+    if cost is not None and len(shadows) == 1 and shadows[0].__class__ is int:  # a scalar operation
+        return value, P.finish(shadows[0], cost)
     if name in SHAPE_READS:
         return value, max([P.ctl] + [ready(s) for s in shadows])
     start = max((P.consumed(a, s) for a, s in zip(args, shadows)), default=0)
-    return value, P.finish(start, INTRINSIC_COSTS.get(name, 0))
+    return value, P.finish(start, cost or 0)
 
 
 def _times(m: Machine, xs: Any, shadow: Any) -> list[int]:

@@ -19,10 +19,10 @@ import numpy as np
 
 from nanopass.graph import Node
 from nanopass.interp import evaluators as plain
-from nanopass.interp.machine import PROFILE_EVALUATORS, Closure, Machine, Step
+from nanopass.interp.machine import PROFILE_EVALUATORS, Closure, Function, Intrinsic, Machine, Step
 from nanopass.interp.operators import operator
 from nanopass.interp.profiled_intrinsics import intrinsic_p
-from nanopass.interp.profiling import apply_p, partial_p, ready
+from nanopass.interp.profiling import apply_p, call_function, partial_p, ready
 from nanopass.interp.values import Cell, Fault, array_from, list_of
 
 LENGTH_INTRINSICS = frozenset({"Array.length", "Array2D.length1", "Array2D.length2", "List.length"})
@@ -70,19 +70,25 @@ def _for_indices(m: Machine) -> frozenset[int]:
 
 
 # -- values -----------------------------------------------------------------------------------------
-def _constant_time(factory):
-    def build(m: Machine, nid: int, node: Node) -> Step:
-        compute = factory(m, nid, node)
+@profiles("const")
+def const(m: Machine, nid: int, node: Node) -> Step:
+    value = plain.const_value(node.attr("value"), node.attr("type"))
 
-        def step(env: dict) -> None:
-            compute(env)
-            env[~nid] = 0
-        return step
-    return build
+    def step(env: dict) -> None:
+        env[nid] = value
+        env[~nid] = 0
+    return step
 
 
-for _kind in ("const", "ref"):
-    PROFILE_EVALUATORS[_kind] = _constant_time(getattr(plain, _kind))
+@profiles("ref")
+def ref(m: Machine, nid: int, node: Node) -> Step:
+    name, span, symbols = node.attr("name"), node.span, m.symbols
+
+    def step(env: dict) -> None:
+        value = symbols.get(name, step)
+        env[nid] = m.symbol(name, span) if value is step else value
+        env[~nid] = 0
+    return step
 
 
 @profiles("prim")
@@ -243,15 +249,17 @@ def store(m: Machine, nid: int, node: Node) -> Step:
 # -- calls ------------------------------------------------------------------------------------------------
 @profiles("apply", "call")
 def apply(m: Machine, nid: int, node: Node) -> Step:
-    from nanopass.interp.machine import Intrinsic
-
     callee, args, result_type = node.operands[0], node.operands[1:], m.type_of(nid)
+    count = len(args)
 
     def step(env: dict) -> None:
         fn = env[callee]
         values, shadows = tuple([env[o] for o in args]), tuple([env[~o] for o in args])
         try:
-            if fn.__class__ is Intrinsic and fn.arity == len(values):
+            cls = fn.__class__
+            if cls is Function and fn.arity == count:
+                env[nid], env[~nid] = call_function(m, fn, values, shadows)
+            elif cls is Intrinsic and fn.arity == count:
                 env[nid], env[~nid] = intrinsic_p(m, fn.name, values, shadows, result_type)
             else:
                 env[nid], env[~nid] = apply_p(m, fn, env[~callee], values, shadows)
