@@ -51,7 +51,7 @@ import re
 import struct
 import sys
 import threading
-from typing import Any, Callable, Literal
+from typing import Any, Callable, Literal, Mapping
 
 from pyrsistent import pmap, pvector
 from xdsl.dialects.builtin import (
@@ -129,7 +129,7 @@ def to_mlir(graph: Graph, *, annotations: AnnotationMode = "plain") -> str:
     module = writer.module()
     stream = io.StringIO()
     for note in writer.left_out:
-        stream.write(f"// {note}\n")
+        stream.write("// " + " ".join(note.splitlines()) + "\n")
     printer = _TextPrinter(stream=stream, print_generic_format=True, print_debuginfo=True)
     _with_deep_stack(writer.depth, lambda: printer.print_op(module))
     stream.write("\n")
@@ -344,6 +344,8 @@ class _Writer:
             raise self._fail(node_id, "its attributes are not (name, value) pairs") from None
         if len(encoded) != len(node.attributes):
             raise self._fail(node_id, "it has two attributes of the same name")
+        if "" in encoded:
+            raise self._fail(node_id, "it has an attribute with an empty name, which MLIR does not read")
         return encoded
 
     def encode(self, value: Any) -> Attribute:
@@ -393,9 +395,12 @@ class _Writer:
         if self.annotations == "none":
             return {}
         tables: dict[str, Attribute] = {}
-        for name in sorted(self.graph.annotations):
-            table = self.graph.annotations[name]
+        for name, table in _sorted_items(self.graph.annotations):
             try:
+                if not isinstance(name, str) or not name:
+                    raise _Unprintable(f"its name {name!r} (not a non-empty string)")
+                if not isinstance(table, Mapping):
+                    raise _Unprintable(f"the table itself, a {type(table).__name__} (not a mapping),")
                 pairs = [ArrayAttr((self.encode(key), self.encode(fact))) for key, fact in _sorted_items(table)]
             except _Unprintable as err:
                 message = f"annotation table {name!r} left out: {err} is not plain data"
@@ -403,7 +408,7 @@ class _Writer:
                     raise DiagnosticError(Diagnostic(UNKNOWN_SPAN, f"no MLIR form: {message}")) from None
                 self.left_out.append(message)
                 continue
-            tables[str(name)] = ArrayAttr(pairs)
+            tables[name] = ArrayAttr(pairs)
         return tables
 
 
@@ -1022,15 +1027,24 @@ def from_mlir(text: str, filename: str = "<mlir>") -> Graph:
 
 def from_mlir_with_xdsl(text: str, filename: str = "<mlir>") -> Graph:
     """`from_mlir` through xDSL's parser and IR: slower, the reference the fast reader is held to."""
-    parser = _TextParser(PsgContext(), text, filename)
+    parser: _TextParser | None = None
     try:
+        parser = _TextParser(PsgContext(), text, filename)  # it reads the first token already
         module = _with_deep_stack(_nesting_depth(text), parser.parse_module)
     except ParseError as err:
+        if parser is not None and err.msg.startswith("values used but not defined"):
+            # xDSL reports these at the end of the text; point at the first use instead.
+            name = next(n for n in parser.forward_ssa_references if n in parser.first_uses)
+            use = parser.first_uses[name]
+            raise _text_error(text, filename, use.start, use.end,
+                              f"value %{name} is used but not defined in an enclosing region") from None
         raise _text_error(text, filename, err.span.start, err.span.end, _parse_message(err)) from None
     except RecursionError:
-        raise _text_error(text, filename, parser.pos, parser.pos + 1, "regions nested too deeply") from None
+        position = parser.pos if parser is not None else 0
+        raise _text_error(text, filename, position, position + 1, "nested too deeply") from None
     except Exception as err:  # an attribute the parser built refused its value (e.g. `300 : i8`)
-        raise _text_error(text, filename, parser.pos, parser.pos + 1, f"invalid value: {err}") from None
+        position = parser.pos if parser is not None else 0
+        raise _text_error(text, filename, position, position + 1, f"invalid value: {err}") from None
     if not isinstance(module, ModuleOp):
         raise _text_error(text, filename, 0, 1, "expected a builtin.module")
 
@@ -1087,12 +1101,18 @@ class _TextParser(Parser):
         self.ssa_values = _ScopedValues()
         self._defined: list[str] = []
         self.offsets: dict[Operation | SSAValue, int] = {}
+        self.first_uses: dict[str, object] = {}  # name -> span of its first use before its definition
 
     def _register_ssa_definition(self, name: str, values, span) -> None:
         super()._register_ssa_definition(name, values, span)
         self._defined.append(name)
         for value in values:
             self.offsets[value] = span.start
+
+    def resolve_operand(self, operand, type):
+        if operand.operand_name not in self.ssa_values:
+            self.first_uses.setdefault(operand.operand_name, operand.span)
+        return super().resolve_operand(operand, type)
 
     def parse_optional_region(self, arguments=None):
         mark = len(self._defined)
