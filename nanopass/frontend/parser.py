@@ -258,9 +258,10 @@ class _Session:
             line, col = (previous.end_line, previous.end_column) if previous is not None else (1, 1)
             at_end = found.type == "$END" or not self.clean[found.end_pos:].strip()
             where = " at the end of the input" if at_end else ""
-            return self.diagnostic(f"expected {expected}{after}{where}", line or 1, col or 1)
+            return self.diagnostic(f"expected {expected}{after}{where}", line, col)
+        width = max(1, len(found.value.split("\n")[0]))
         return self.diagnostic(f"expected {expected}{after}, found {_describe_token(found)}",
-                               found.line, found.column, max(1, len(found.value)))
+                               found.line, found.column, width)
 
     def _real_token_before(self, found: Token) -> Token | None:
         index = next((i for i in range(len(self.recent) - 1, -1, -1) if self.recent[i] is found),
