@@ -74,7 +74,7 @@ class Interpreter:
             else:
                 value, result_type = fn, declared
             if isinstance(value, asyncs.AsyncValue):
-                value = asyncio.run(asyncs.force(m, value))
+                value = asyncio.run(asyncs.force(m, value))[0]
                 result_type = result_type.args[0] if isinstance(result_type, T.TCon) and result_type.args else None
             m.scheduler.drain()
         except Fault as error:

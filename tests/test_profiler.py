@@ -195,3 +195,33 @@ def test_clef_and_elaborated_graphs_have_the_same_figures(source, entry, args):
     clef = program(source)
     elaborated = Elaborate().run(clef, PassContext())
     assert figures(clef, entry, *args) == figures(elaborated, entry, *args)
+
+
+# -- control strands under the profiler ------------------------------------------------------------------------
+def test_the_resolver_is_profiled_through_its_async_loop():
+    p = profile_graph(example("resolver"), "resolve", "app", externs=str(EXAMPLES / "resolver_externs.py"))
+    assert sorted(p.value) == ["app", "db", "http", "json", "web"]
+    # Three rounds (frontiers [app], [web; db], [http; json]) and four conditions `not (List.isEmpty ...)`: 4;
+    # fetchAll 3; constraintsOf 1 + 2 + 2; Map.merge one access per pair 1 + 2 + 2; Map.tryFind in `unseen`
+    # per dependency 2 + 3 + 0.  Span: a round is condition, fetchAll (its value ready when its cost is paid),
+    # constraintsOf, the merge (1 + its pairs); the next frontier waits for the lookups, chained through
+    # `unseen`'s recursion: condition 1, merge 4, frontier 6; condition 7, merge 11, frontier 13; condition 14,
+    # merge 18.
+    assert (p.work, p.span) == (4 + 3 + 5 + 5 + 5, 18)
+    assert set(p.per_function) >= {"resolve", "nextFrontier", "unseen"}
+
+
+def test_actor_handlers_are_profiled_by_the_generic_rule():
+    source = (EXAMPLES / "actors.clef").read_text() + "\nlet run (batch: int) : int = ingest.PostAndReply(batch)\n"
+    p = profile_graph(parse(source, "actors.clef"), "run", 5)
+    # catalog adds twice per Commit (state + b, state + b), twice; parser and ingest add 1 each: 6 additions.
+    assert (p.value, p.work) == (10, 6)
+
+
+def test_deep_recursion_under_the_profiler():
+    graph = program("let rec total (xs: int list) : int =\n"
+                    "    match xs with\n"
+                    "    | [] -> 0\n"
+                    "    | x :: rest -> x + total rest\n")
+    p = profile_graph(graph, "total", list(range(10_000)))
+    assert p.value == sum(range(10_000)) and p.work == 10_000

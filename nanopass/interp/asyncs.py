@@ -9,9 +9,10 @@ branch, loop or match whose regions hold one) run as coroutine steps built
 here, so a ``let!`` inside a ``while`` suspends the whole block.  An async
 extern's Async calls the host function when awaited and awaits its result.
 
-Under the profiler a suspension's value, and the params of the regions run
-here, are ready at the control time: the control strand is not the width
-work the profiler measures, and its waits have no cost in the model.
+Under the profiler the coroutine steps time what they run by the same rules
+as the profile steps; a suspension's value is ready when the awaited
+computation's result is (an async extern's: when its cost is paid, at the
+call) and no earlier than the control time; waiting itself costs nothing.
 """
 
 from __future__ import annotations
@@ -19,9 +20,12 @@ from __future__ import annotations
 import inspect
 from typing import Any, Awaitable, Callable
 
+import numpy as np
+
 from nanopass.graph import Node
 from nanopass.interp.evaluators import elements, match_arms
 from nanopass.interp.machine import Machine, Plan, register_evaluator
+from nanopass.interp.profiling import after_branch, ready
 from nanopass.interp.values import Fault
 
 AsyncStep = Callable[[dict], Awaitable[None]]
@@ -56,33 +60,33 @@ def async_(m: Machine, nid: int, node: Node):
     return step
 
 
-async def force(m: Machine, value: Any) -> Any:
-    """The result of an Async value, running it to completion."""
+async def force(m: Machine, value: Any, shadow: Any = 0) -> tuple[Any, Any]:
+    """The result of an Async value, running it to completion, and (under the profiler) its ready time."""
     if not isinstance(value, AsyncValue):
         raise Fault(f"'let!' waits for an Async value, got {type(value).__name__}")
+    P = m.profiler
     if value.host is not None:
         result = value.host()
         if inspect.isawaitable(result):
             result = await result
-        return value.convert(result)
+        return value.convert(result), (0 if P is None else max(ready(shadow), P.ctl))
     env = dict(value.captured)
-    await run(m, value.plan.region_id, env, ())
-    return value.plan.value(env)
+    plan = value.plan
+    await run(m, plan.region_id, env, ())
+    return plan.value(env), (0 if P is None else plan.shadow(env))
 
 
-async def run(m: Machine, region_id: int, env: dict, args: tuple) -> None:
-    """Run a region as a coroutine in ``env``."""
+async def run(m: Machine, region_id: int, env: dict, args: tuple, shadows: tuple | None = None) -> None:
+    """Run a region as a coroutine in ``env`` (params ready at ``shadows``, else the control time)."""
     params, steps = _async_plan(m, region_id)
-    P = m.profiler  # under the profiler, the control strand is timed coarsely: by the control time
-    for param, arg in zip(params, args):
+    P = m.profiler
+    for i, (param, arg) in enumerate(zip(params, args)):
         env[param] = arg
         if P is not None:
-            env[~param] = P.ctl
-    for suspends, step, node_id in steps:
+            env[~param] = P.ctl if shadows is None else shadows[i]
+    for suspends, step in steps:
         if suspends:
             await step(env)
-            if P is not None:
-                env[~node_id] = P.ctl
         else:
             step(env)
 
@@ -96,9 +100,9 @@ def _async_plan(m: Machine, region_id: int) -> tuple[tuple[int, ...], tuple]:
         for node_id in region.body:
             node = m.graph.node(node_id)
             if _suspends(m, node_id):
-                steps.append((True, _ASYNC_STEPS[node.kind](m, node_id, node), node_id))
+                steps.append((True, _ASYNC_STEPS[node.kind](m, node_id, node)))
             else:
-                steps.append((False, m.step(node_id), node_id))
+                steps.append((False, m.step(node_id)))
         found = plans[region_id] = (region.params, tuple(steps))
     return found
 
@@ -112,16 +116,43 @@ def _suspends(m: Machine, node_id: int) -> bool:
     return any(_suspends(m, inner) for r in node.regions for inner in m.graph.region(r).body)
 
 
-# -- coroutine steps ------------------------------------------------------------------------------------
+# -- coroutine steps ---------------------------------------------------------------------------------------
+# Under the profiler they keep the rules of `nanopass.interp.profiled_kinds`: a branch runs under its
+# condition's time, a loop iteration under the condition before it, carried values keep their times.
 def _await(m: Machine, nid: int, node: Node) -> AsyncStep:
-    (source,) = node.operands
+    (source,), P = node.operands, m.profiler
 
     async def step(env: dict) -> None:
         try:
-            env[nid] = await force(m, env[source])
+            env[nid], shadow = await force(m, env[source], 0 if P is None else env[~source])
         except Fault as error:
             raise m.fault(node, error) from None
+        if P is not None:
+            env[~nid] = shadow
     return step
+
+
+class _Control:
+    """The control time of a branch or loop under the profiler (nothing without it)."""
+
+    __slots__ = ("P", "saved")
+
+    def __init__(self, m: Machine):
+        self.P = m.profiler
+        self.saved = 0 if self.P is None else self.P.ctl
+
+    def wait_for(self, env: dict, value_id: int) -> None:
+        if self.P is not None:
+            self.P.ctl = max(self.P.ctl, ready(env[~value_id]))
+
+    def end(self, env: dict, nid: int, shadow: Any) -> None:
+        if self.P is not None:
+            ctl, self.P.ctl = self.P.ctl, self.saved
+            env[~nid] = after_branch(shadow, ctl)
+
+
+def _shadows(m: Machine, env: dict, ids: tuple) -> tuple | None:
+    return None if m.profiler is None else tuple(env[~i] for i in ids)
 
 
 def _if(m: Machine, nid: int, node: Node) -> AsyncStep:
@@ -129,8 +160,12 @@ def _if(m: Machine, nid: int, node: Node) -> AsyncStep:
 
     async def step(env: dict) -> None:
         region = then if env[cond] else other
+        control = _Control(m)
+        control.wait_for(env, cond)
         await run(m, region, env, ())
-        env[nid] = m.plan(region).value(env)
+        plan = m.plan(region)
+        env[nid] = plan.value(env)
+        control.end(env, nid, plan.shadow(env) if m.profiler else None)
     return step
 
 
@@ -139,16 +174,19 @@ def _match(m: Machine, nid: int, node: Node) -> AsyncStep:
 
     async def step(env: dict) -> None:
         value = env[scrutinee]
+        control = _Control(m)
         for matcher, guard, body in arms:
             bound: list = []
             if not matcher(value, bound):
                 continue
+            control.wait_for(env, scrutinee)
             if guard is not None:
                 guard.run(env, bound)
                 if not guard.value(env):
                     continue
             await run(m, body.region_id, env, tuple(bound))
             env[nid] = body.value(env)
+            control.end(env, nid, body.shadow(env) if m.profiler else None)
             return
         raise m.fault(node, Fault(f"no arm of this match accepts the value {value!r}"))
     return step
@@ -159,47 +197,64 @@ def _loop(m: Machine, nid: int, node: Node) -> AsyncStep:
     (flag,), body_plan = m.plan(cond).result_ids, m.plan(body)
 
     async def step(env: dict) -> None:
-        carried = tuple([env[o] for o in inits])
+        carried, shadows = tuple([env[o] for o in inits]), _shadows(m, env, inits)
+        control = _Control(m)
         while True:
-            await run(m, cond, env, carried)
+            await run(m, cond, env, carried, shadows)
+            control.wait_for(env, flag)
             if not env[flag]:
                 break
-            await run(m, body, env, carried)
-            carried = body_plan.results(env)
+            await run(m, body, env, carried, shadows)
+            carried, shadows = body_plan.results(env), _shadows(m, env, body_plan.result_ids)
         env[nid] = carried if inits else None
+        control.end(env, nid, shadows if inits else 0)
     return step
 
 
-def _for(m: Machine, nid: int, node: Node) -> AsyncStep:
-    lo, hi, inits, (body,) = node.operands[0], node.operands[1], node.operands[2:], node.regions
-    body_plan = m.plan(body)
-
-    async def step(env: dict) -> None:
-        carried = tuple([env[o] for o in inits])
-        first = env[lo]
-        make = type(first)
-        for i in range(first, env[hi] + 1):
-            await run(m, body, env, (make(i),) + carried)
-            carried = body_plan.results(env)
-        env[nid] = carried if inits else None
-    return step
-
-
-def _foreach(m: Machine, nid: int, node: Node) -> AsyncStep:
-    source, inits, (body,) = node.operands[0], node.operands[1:], node.regions
+def _counted(m: Machine, nid: int, node: Node, items_of) -> AsyncStep:
+    """``for`` and ``foreach``: the body over each index or element, then the carried values."""
+    (body,), inits = node.regions, node.operands[2:] if node.kind == "for" else node.operands[1:]
     body_plan = m.plan(body)
 
     async def step(env: dict) -> None:
         try:
-            items = elements(env[source])
+            items, times = items_of(env)
         except Fault as error:
             raise m.fault(node, error) from None
-        carried = tuple([env[o] for o in inits])
-        for item in items:
-            await run(m, body, env, (item,) + carried)
-            carried = body_plan.results(env)
+        carried, shadows = tuple([env[o] for o in inits]), _shadows(m, env, inits)
+        control = _Control(m)
+        for item, when in zip(items, times):
+            await run(m, body, env, (item,) + carried, None if shadows is None else (when,) + shadows)
+            carried, shadows = body_plan.results(env), _shadows(m, env, body_plan.result_ids)
         env[nid] = carried if inits else None
+        control.end(env, nid, shadows if inits else 0)
     return step
+
+
+def _for(m: Machine, nid: int, node: Node) -> AsyncStep:
+    lo, hi, P = node.operands[0], node.operands[1], m.profiler
+
+    def indices(env: dict) -> tuple[list, list]:
+        first = env[lo]
+        make = type(first)
+        items = [make(i) for i in range(first, env[hi] + 1)]
+        when = 0 if P is None else max(ready(env[~lo]), ready(env[~hi]), P.ctl)
+        return items, [when] * len(items)
+    return _counted(m, nid, node, indices)
+
+
+def _foreach(m: Machine, nid: int, node: Node) -> AsyncStep:
+    source, P = node.operands[0], m.profiler
+
+    def items_of(env: dict) -> tuple[list, list]:
+        xs = env[source]
+        items = elements(xs)
+        if P is None:
+            return items, [0] * len(items)
+        if isinstance(xs, np.ndarray):
+            return items, [max(t, P.ctl) for t in P.readies(xs).ravel().tolist()]
+        return items, [max(ready(env[~source]), P.ctl)] * len(items)
+    return _counted(m, nid, node, items_of)
 
 
 _ASYNC_STEPS: dict[str, Callable[[Machine, int, Node], AsyncStep]] = {

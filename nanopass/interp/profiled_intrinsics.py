@@ -17,6 +17,7 @@
 * Data movement (``copy windowed zip zeroCreate fst snd List.rev
   List.distinct``) costs 0 and keeps each element's time; lengths are ready
   with their container.
+* ``Map.merge`` costs one keyed access (1) per pair it adds.
 * Every other intrinsic costs `profiling.INTRINSIC_COSTS` (0 when absent)
   and is ready when all its arguments (every element of an array) are.
 """
@@ -282,6 +283,14 @@ def pair_part(m: Machine, args: tuple, shadows: tuple, result_type: Any, name: s
     index = 0 if name == "fst" else 1
     shadow = shadows[0]
     return args[0][index], shadow[index] if isinstance(shadow, tuple) and len(shadow) == 2 else ready(shadow)
+
+
+@profiled("Map.merge")
+def merge(m: Machine, args: tuple, shadows: tuple, result_type: Any, name: str) -> tuple[Any, Any]:
+    """One keyed access per pair added."""
+    P = m.profiler
+    value = plain.map_merge(m, args, result_type)
+    return value, P.finish(max(ready(s) for s in shadows), len(args[0]))
 
 
 @profiled("Array.zeroCreate", "Array2D.zeroCreate", "List.rev", "List.distinct")

@@ -22,7 +22,7 @@ from nanopass.interp import evaluators as plain
 from nanopass.interp.machine import PROFILE_EVALUATORS, Closure, Function, Intrinsic, Machine, Step
 from nanopass.interp.operators import operator
 from nanopass.interp.profiled_intrinsics import intrinsic_p
-from nanopass.interp.profiling import apply_p, call_function, partial_p, ready
+from nanopass.interp.profiling import after_branch, apply_p, call_function, partial_p, ready
 from nanopass.interp.values import Cell, Fault, array_from, list_of
 
 LENGTH_INTRINSICS = frozenset({"Array.length", "Array2D.length1", "Array2D.length2", "List.length"})
@@ -329,12 +329,6 @@ def assign(m: Machine, nid: int, node: Node) -> Step:
 
 
 # -- branches ---------------------------------------------------------------------------------------------------
-def _after_branch(shadow: Any, ctl: int) -> Any:
-    if isinstance(shadow, tuple):
-        return tuple(_after_branch(s, ctl) for s in shadow)
-    return shadow if shadow >= ctl else ctl
-
-
 @profiles("if")
 def if_(m: Machine, nid: int, node: Node) -> Step:
     (cond,), (then, other), P = node.operands, (m.plan(r) for r in node.regions), m.profiler
@@ -349,7 +343,7 @@ def if_(m: Machine, nid: int, node: Node) -> Step:
         finally:
             ctl, P.ctl = P.ctl, saved
         env[nid] = plan.value(env)
-        env[~nid] = _after_branch(plan.shadow(env), ctl)
+        env[~nid] = after_branch(plan.shadow(env), ctl)
     return step
 
 
@@ -401,7 +395,7 @@ def match(m: Machine, nid: int, node: Node) -> Step:
             finally:
                 P.ctl = saved
             env[nid] = body.value(env)
-            env[~nid] = _after_branch(body.shadow(env), ctl)
+            env[~nid] = after_branch(body.shadow(env), ctl)
             return
         raise m.fault(node, Fault(f"no arm of this match accepts the value {value!r}"))
     return step
@@ -429,7 +423,7 @@ def loop(m: Machine, nid: int, node: Node) -> Step:
         finally:
             P.ctl = saved
         env[nid] = carried if inits else None
-        env[~nid] = _after_branch(shadows, ctl) if inits else ctl
+        env[~nid] = after_branch(shadows, ctl) if inits else ctl
     return step
 
 

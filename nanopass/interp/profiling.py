@@ -139,6 +139,13 @@ class ProfileState:
         return r
 
 
+def after_branch(shadow: Any, ctl: int) -> Any:
+    """A value leaving a branch or loop is ready no earlier than the condition that chose it."""
+    if isinstance(shadow, tuple):
+        return tuple(after_branch(s, ctl) for s in shadow)
+    return shadow if shadow >= ctl else ctl
+
+
 def tree_ready(leaves: list[int], depth: int, ctl: int) -> int:
     """The ready time of a balanced reduction tree over ``leaves``: ceil(log2 n) levels of ``depth``."""
     level = list(leaves)
