@@ -100,10 +100,8 @@ def discover(graph: Graph) -> list[Site]:
 
 def _fuse_windows(graph: Graph, sites: list[Site]) -> list[Site]:
     """A map whose source is a ``windowed`` used by nothing else takes that node into its stencil."""
-    uses = use_counts(graph)
     by_id = {s.site: s for s in sites}
-    absorbed: set[int] = set()
-    fused: dict[int, Site] = {}
+    candidates = []
     for site in sites:
         node = graph.node(site.site)
         if node.kind != "native" or SITE_OPS[node.attr("op")].family not in FUSIBLE_CONSUMERS:
@@ -111,9 +109,14 @@ def _fuse_windows(graph: Graph, sites: list[Site]) -> list[Site]:
         source = node.operands[1]
         producer = by_id.get(source)
         source_node = graph.node(source)
-        if (producer is not None and producer.region == site.region and uses[source] == 1
-                and source_node.kind == "native" and SITE_OPS[source_node.attr("op")].family == "windowed"
-                and source_node.effect is None):
+        if (producer is not None and producer.region == site.region and source_node.kind == "native"
+                and SITE_OPS[source_node.attr("op")].family == "windowed" and source_node.effect is None):
+            candidates.append((site, source))
+    uses = use_counts(graph) if candidates else {}
+    absorbed: set[int] = set()
+    fused: dict[int, Site] = {}
+    for site, source in candidates:
+        if uses[source] == 1:
             absorbed.add(source)
             fused[site.site] = attrs.evolve(site, absorbed=(source,))
     return [fused.get(s.site, s) for s in sites if s.site not in absorbed]
@@ -125,8 +128,9 @@ def read_set(graph: Graph, roots: Iterable[int], symbols: Mapping[str, int]) -> 
     The regions of what it reads are read whole (they may be copied, and
     the sites in them expanded); a site's operands are read as nodes; a
     function value a site applies is read whole when it may be inlined (a
-    lambda, a partial application and what it binds, a ref and the func it
-    names), as a node otherwise.
+    lambda taking as many arguments as the site gives, a partial application
+    and what it binds, a ref and the func it names when that is not
+    recursive and takes them all), as a node otherwise.
     """
     nodes: dict[int, Node] = {}
     regions: dict[int, Region] = {}
@@ -138,13 +142,28 @@ def read_set(graph: Graph, roots: Iterable[int], symbols: Mapping[str, int]) -> 
             nodes[node_id] = graph.node(node_id)
         return nodes[node_id]
 
-    def function_value(node_id: int) -> None:
+    def function_value(node_id: int, arity: int | None) -> None:
+        """Read a function value applied to ``arity`` arguments (None: any count)."""
         node = read(node_id)
-        if node.kind in ("lambda", "pap"):
+        if node.kind == "lambda":
+            region_id = node.regions[0]
+            regions[region_id] = graph.region(region_id)  # its params say whether it fits
+            if arity is None or len(regions[region_id].params) == arity:
+                whole.append(node_id)
+        elif node.kind == "pap":
             whole.append(node_id)
+            callee, bound = node.operands[0], node.operands[1:]
+            function_value(callee, None if arity is None else arity + len(bound))
+            for operand in bound:
+                function_value(operand, None)
         elif node.kind == "ref":
             target = symbols.get(node.attr("name"))
-            if target is not None and read(target).kind == "func":
+            if target is None or read(target).kind != "func":
+                return
+            func = read(target)
+            regions[func.regions[0]] = graph.region(func.regions[0])  # its token says whether calls need one
+            # Only a func outside any ``let rec`` group, given all its parameters, is inlined.
+            if func.attr("rec_group") is None and (arity is None or len(func.attr("params")) == arity):
                 whole.append(target)
 
     while whole:
@@ -156,11 +175,8 @@ def read_set(graph: Graph, roots: Iterable[int], symbols: Mapping[str, int]) -> 
         if is_site(node):
             for operand in node.operands:
                 read(operand)
-            for operand in function_operands(node):
-                function_value(operand)
-        elif node.kind == "pap":
-            for operand in node.operands:
-                function_value(operand)
+            for operand, arity in function_operands(node):
+                function_value(operand, arity)
         for region_id in node.regions:
             region = graph.region(region_id)
             regions[region_id] = region
@@ -170,18 +186,18 @@ def read_set(graph: Graph, roots: Iterable[int], symbols: Mapping[str, int]) -> 
 
 def site_inputs(graph: Graph, sites: list[Site]) -> list[SiteInput]:
     symbols = {node.attr("name"): node_id for node_id, node in graph.top_level() if node.attr("name") is not None}
-    symbol_pairs = tuple(sorted(symbols.items()))
+    symbol_pairs = tuple(symbols.items())
     unions = tuple((node.attr("name"), tuple(node.attr("cases"))) for _, node in graph.top_level()
                    if node.kind == "typedef" and node.attr("cases"))
     types = graph.annotation("types")
     inputs = []
     for site in sites:
+        # The read set's order is the walk's, fixed by the graph: the inputs are the same on every run.
         nodes, regions = read_set(graph, (site.site, *site.absorbed), symbols)
         inputs.append(SiteInput(
             site=site.site, region=site.region, function=site.function, absorbed=site.absorbed,
-            nodes=tuple(sorted(nodes.items())), regions=tuple(sorted(regions.items())), symbols=symbol_pairs,
-            unions=unions,
-            types=tuple((i, types[i]) for i in sorted(nodes) if i in types),
+            nodes=tuple(nodes.items()), regions=tuple(regions.items()), symbols=symbol_pairs, unions=unions,
+            types=tuple((i, t) for i, t in ((i, types.get(i)) for i in nodes) if t is not None),
         ))
     return inputs
 

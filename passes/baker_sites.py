@@ -111,12 +111,18 @@ def is_site(node: Node) -> bool:
     return op is not None and len(node.operands) == _ARITY[op.family]
 
 
-def function_operands(node: Node) -> tuple[int, ...]:
-    """The operands of a site that are functions it applies (none for a ``match``)."""
+# How many arguments each family applies its function to.
+_FUNCTION_ARITY = {"map": 1, "mapi": 2, "map2": 2, "init": 1, "init2d": 2, "filter": 1, "reduce": 2, "fold": 2,
+                   "collect": 1}
+
+
+def function_operands(node: Node) -> tuple[tuple[int, int], ...]:
+    """(operand, argument count) for each function a site applies (none for a ``match``)."""
     if node.kind != "native":
         return ()
-    position = _FUNCTION_OPERAND.get(SITE_OPS[node.attr("op")].family)
-    return () if position is None else (node.operands[position],)
+    family = SITE_OPS[node.attr("op")].family
+    position = _FUNCTION_OPERAND.get(family)
+    return () if position is None else ((node.operands[position], _FUNCTION_ARITY[family]),)
 
 
 # -- operators ------------------------------------------------------------------------------
@@ -350,6 +356,7 @@ class _Function:
     value: int
     name: str = ""
     callee: int = -1
+    arity: int = -1  # how many arguments an inlined function takes
     region: int = -1
     env: Any = None
     bound: tuple[int, ...] = ()
@@ -492,7 +499,8 @@ class _FragmentBuilder:
     def _describe(self, source: int, env: _Env, value: int) -> _Function:
         node = self.view.node(source)
         if node.kind == "lambda":
-            return _Function("inline", value, region=node.regions[0], env=env)
+            arity = len(self.view.region(node.regions[0]).params)
+            return _Function("inline", value, region=node.regions[0], env=env, arity=arity)
         if node.kind == "ref":
             name = node.attr("name")
             declaration = self.view.declaration(name)
@@ -504,7 +512,8 @@ class _FragmentBuilder:
                 return _Function("closure", value)
             decl = declaration[1]
             if decl.kind == "func" and decl.attr("rec_group") is None and name not in self.inlining:
-                return _Function("inline", value, name=name, region=decl.regions[0], env=_Env())
+                return _Function("inline", value, name=name, region=decl.regions[0], env=_Env(),
+                                 arity=len(decl.attr("params")))
             if decl.kind in ("func", "extern"):
                 return _Function("extern", value, name=name, callee=value,
                                  pure=decl.kind == "extern" and bool(decl.attr("pure")))
@@ -523,9 +532,8 @@ class _FragmentBuilder:
         closure value instead.
         """
         full = function.bound + tuple(args)
-        if function.how == "inline":
-            region = self.view.region(function.region)
-            if len(region.params) == len(full) and len(region.results) == 1:
+        if function.how == "inline" and function.arity == len(full):
+            if len(self.view.region(function.region).results) == 1:
                 self.inlining.append(function.name)
                 try:
                     (value,), token = self.inline(function.region, full, function.env, token)
@@ -594,7 +602,7 @@ class _FragmentBuilder:
         return self.stencil(op, size, source, None, False, effect)
 
     def wants_token(self, function: _Function | None) -> bool:
-        """Whether running ``function`` needs a region token (an inlined body with effects)."""
+        """Whether running ``function`` may need a region token (a function body with effects)."""
         return (function is not None and function.how == "inline"
                 and self.view.region(function.region).token is not None)
 
