@@ -112,8 +112,8 @@ def extern_value(m: Machine, node_id: int, node: Node) -> Extern:
     name = node.attr("name")
     fn = m.bindings.get(name)
     if fn is None:
-        raise DiagnosticError(Diagnostic(node.span, f"the extern '{name}' has no binding; expected a Python "
-                                                    f"callable named '{name}' in the externs given to the run"))
+        raise m.error(node.span, f"the extern '{name}' has no binding; expected a Python "
+                                                    f"callable named '{name}' in the externs given to the run")
     params, t = [], m.type_of(node_id)
     for _ in range(node.attr("arity")):
         params.append(t.arg if isinstance(t, T.TFun) else None)

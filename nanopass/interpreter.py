@@ -78,7 +78,7 @@ class Interpreter:
                 result_type = result_type.args[0] if isinstance(result_type, T.TCon) and result_type.args else None
             m.scheduler.drain()
         except Fault as error:
-            raise DiagnosticError(Diagnostic(node.span, f"running '{entry}': {error}")) from None
+            raise m.error(node.span, f"running '{entry}': {error}") from None
         return value, result_type
 
 

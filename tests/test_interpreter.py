@@ -448,3 +448,14 @@ def test_example_counter(elaborated):
     assert state == {"Count": 255} and leds == {"Value": 15, "Zero": False}
     state, leds = run_graph(graph, "step", {"Count": 0}, {"Up": True, "Down": True})
     assert leds["Zero"] is True and type(state["Count"]) is UInt8
+
+
+def test_runtime_diagnostics_show_the_source_line_with_a_caret(tmp_path):
+    from nanopass.frontend import parse
+
+    path = tmp_path / "div.clef"
+    path.write_text("let f (x: int) (y: int) : int =\n    let q = x / y\n    q + 1\n")
+    with pytest.raises(DiagnosticError) as caught:
+        run_graph(parse(path.read_text(), str(path)), "f", 1, 0)
+    rendered = caught.value.diagnostics[0].render().splitlines()
+    assert rendered == [f"{path}:2:13: error: integer division by zero", "    let q = x / y", "            ^~~~~"]

@@ -24,7 +24,7 @@ import time
 from collections import deque
 from typing import Any
 
-from nanopass.diagnostics import Diagnostic, DiagnosticError, Span
+from nanopass.diagnostics import DiagnosticError, Span
 from nanopass.graph import Node
 from nanopass.interp.machine import Machine, Plan, register_evaluator
 from nanopass.interp.values import Fault
@@ -111,14 +111,14 @@ class Scheduler:
             for actor in list(self.actors):
                 if actor.mailbox:
                     if steps >= self.step_budget:
-                        raise DiagnosticError(Diagnostic(
+                        raise self.machine.error(
                             actor.span, f"the actors still had messages after {steps} handler runs; expected the "
-                            "messages told to run out"))
+                            "messages told to run out")
                     self.handle(actor)
                     steps += 1
 
     def _timeout(self, node: Node, actor: ActorRef, why: str) -> DiagnosticError:
-        return DiagnosticError(Diagnostic(node.span, f"supervision timeout: this PostAndReply to actor "
+        return self.machine.error(node.span, (f"supervision timeout: this PostAndReply to actor "
                                                      f"'{actor.name}' was ended: {why}"))
 
 

@@ -19,7 +19,6 @@ from typing import Any, Callable
 
 import numpy as np
 
-from nanopass.diagnostics import Diagnostic, DiagnosticError
 from nanopass.graph import Node
 from nanopass.interp.machine import (
     Closure, Function, Intrinsic, Machine, Partial, Step, register_evaluator, scalar_name)
@@ -304,7 +303,7 @@ def native(m: Machine, nid: int, node: Node) -> Step:
     name = node.attr("op")
     entry = INTRINSICS.get(name)
     if entry is None:
-        raise DiagnosticError(Diagnostic(node.span, f"unknown intrinsic '{name}'"))
+        raise m.error(node.span, f"unknown intrinsic '{name}'")
     impl, ops, result_type = entry.impl, node.operands, m.type_of(nid)
 
     def step(env: dict) -> None:
@@ -409,7 +408,7 @@ def match(m: Machine, nid: int, node: Node) -> Step:
             body.run(env, bound)
             env[nid] = body.value(env)
             return
-        raise DiagnosticError(Diagnostic(node.span, f"no arm of this match accepts the value {value!r}"))
+        raise m.error(node.span, f"no arm of this match accepts the value {value!r}")
     return step
 
 

@@ -206,6 +206,7 @@ class Machine:
         self._plans: dict[int, Plan] = {}
         self.async_plans: dict[int, tuple] = {}  # region id -> coroutine plan (`nanopass.interp.asyncs`)
         self._free: dict[int, tuple[int, ...]] = {}
+        self._sources: dict[str, str | None] = {}
         self._records: dict[str, tuple[tuple[str, ...], dict[str, T.Type]]] | None = None
         self.scheduler = Scheduler(self)
         # Under the work/span profiler (`nanopass.interp.profiling`): its state, its steps, its plans.
@@ -227,8 +228,8 @@ class Machine:
         node = self.graph.node(node_id)
         factory = self.evaluators.get(node.kind)
         if factory is None:
-            raise DiagnosticError(Diagnostic(node.span, f"the interpreter has no evaluator for '{node.kind}' nodes; "
-                                                        "expected a kind of a language it knows"))
+            raise self.error(node.span, f"the interpreter has no evaluator for '{node.kind}' nodes; "
+                                                        "expected a kind of a language it knows")
         return factory(self, node_id, node)
 
     def free_values(self, region_id: int) -> tuple[int, ...]:
@@ -279,9 +280,21 @@ class Machine:
         return self._records
 
     # -- errors -----------------------------------------------------------------------------------
-    @staticmethod
-    def fault(node: Node, error: Fault) -> DiagnosticError:
-        return DiagnosticError(Diagnostic(node.span, str(error)))
+    def fault(self, node: Node, error: Fault) -> DiagnosticError:
+        return self.error(node.span, str(error))
+
+    def error(self, span: Span, message: str) -> DiagnosticError:
+        """A located runtime diagnostic, with the source line when the span's file can be read."""
+        return DiagnosticError(Diagnostic(span, message, source=self._source(span.file)))
+
+    def _source(self, file: str) -> str | None:
+        if file not in self._sources:
+            try:
+                with open(file, encoding="utf-8") as handle:
+                    self._sources[file] = handle.read()
+            except (OSError, UnicodeDecodeError, ValueError):
+                self._sources[file] = None
+        return self._sources[file]
 
     # -- names ------------------------------------------------------------------------------------
     def symbol(self, name: str, span: Span) -> Any:
@@ -295,8 +308,8 @@ class Machine:
 
             value = intrinsic_value(self, name)
             if value is None:
-                raise DiagnosticError(Diagnostic(span, f"unknown name '{name}': expected a top-level declaration "
-                                                       "or an intrinsic"))
+                raise self.error(span, f"unknown name '{name}': expected a top-level declaration "
+                                                       "or an intrinsic")
         else:
             node_id, node = entry
             value = self._declaration(name, node_id, node, span)
@@ -312,8 +325,8 @@ class Machine:
             return extern_value(self, node_id, node)
         if node.kind == "global":
             if name in self._globals_running:
-                raise DiagnosticError(Diagnostic(span, f"the value '{name}' is used while it is being computed; "
-                                                       "expected it to be defined before its use"))
+                raise self.error(span, f"the value '{name}' is used while it is being computed; "
+                                                       "expected it to be defined before its use")
             self._globals_running.add(name)
             try:
                 plan = self.plan(node.regions[0])
@@ -322,7 +335,7 @@ class Machine:
                 return plan.value(env)
             finally:
                 self._globals_running.discard(name)
-        raise DiagnosticError(Diagnostic(span, f"'{name}' names a {node.kind}, not a value"))
+        raise self.error(span, f"'{name}' names a {node.kind}, not a value")
 
     # -- calls --------------------------------------------------------------------------------------
     def apply(self, fn: Any, args: tuple) -> Any:
