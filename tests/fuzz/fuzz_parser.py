@@ -62,19 +62,33 @@ def mutate(text: str, rng: random.Random) -> str:
 
 
 def problem(source: str | bytes) -> str | None:
-    """None when `source` parses or gives a diagnostic inside the file; else what went wrong."""
+    """None when `source` parses, or gives a diagnostic inside the file that
+    renders with its source line and caret; otherwise what went wrong."""
     try:
         parse_program(source, "fuzz.clef")
     except DiagnosticError as error:
-        diagnostic = error.diagnostics[0]
-        lines = diagnostic.source.splitlines() if diagnostic.source is not None else None
-        if lines is None:
-            return f"diagnostic without source: {diagnostic}"
-        line_text = lines[diagnostic.span.line - 1] if 1 <= diagnostic.span.line <= len(lines) else None
-        if lines and (line_text is None or not 1 <= diagnostic.span.col <= len(line_text) + 1):
-            return f"diagnostic outside the file: {diagnostic.span}"
+        return _diagnostic_problem(error)
     except Exception:  # noqa: BLE001 - any other exception is the finding
         return traceback.format_exc()
+    return None
+
+
+def _diagnostic_problem(error: DiagnosticError) -> str | None:
+    diagnostic = error.diagnostics[0]
+    span = diagnostic.span
+    if diagnostic.source is None or span.file != "fuzz.clef":
+        return f"diagnostic without its source or file: {diagnostic!r}"
+    lines = diagnostic.source.splitlines()
+    if not lines:
+        return None if (span.line, span.col) == (1, 1) else f"diagnostic outside an empty file: {span}"
+    if not 1 <= span.line <= len(lines) or not 1 <= span.col <= len(lines[span.line - 1]) + 1:
+        return f"diagnostic outside the file: {span}"
+    rendered = str(error).splitlines()
+    caret = rendered[2] if len(rendered) == 3 else ""
+    if (rendered[0] != f"fuzz.clef:{span.line}:{span.col}: error: {diagnostic.message}"
+            or rendered[1] != lines[span.line - 1].expandtabs(1)
+            or not caret.lstrip(" ").startswith("^") or caret.strip(" ^~")):
+        return f"badly rendered diagnostic:\n{error}"
     return None
 
 
