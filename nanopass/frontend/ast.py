@@ -22,7 +22,9 @@ Representation choices, fixed here so later passes can rely on them:
 * Pipes and composition stay operators: `x |> f` is `BinOp("|>", x, f)`, as are
   `<|`, `>>`, `<<`; the chain `a |> f |> g` is left-nested.
 * `not e` (a one-argument application of `not`) is `UnOp("not", e)`; a bare
-  `not` is `Var("not")`.  `-e` is `UnOp("-", e)`.  An operator in parentheses
+  `not` is `Var("not")`.  `-e` is `UnOp("-", e)`, but a minus glued to a number
+  is part of the literal (`-1` is `Literal(INT, -1)`; as in F#, `f -1` passes
+  minus one and `a - 1` subtracts).  An operator in parentheses
   such as `(+)` is `Var("+")`.  Union-case construction is ordinary
   application of a `Var` (`Commit b` is `App(Var "Commit", (b,))`).
 * `if a then b elif c then d else e` is `If(a, b, If(c, d, e))`.
