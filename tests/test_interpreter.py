@@ -322,7 +322,7 @@ def test_an_extern_that_raises_is_reported_at_the_call():
     assert "ValueError: negative" in caught.value.diagnostics[0].message
 
 
-def test_extern_records_convert_by_the_declared_type():
+def extern_record_graph():
     manifest = T.TCon("Manifest")
     b = Builder()
     b.op("typedef", name="Manifest", form="record", fields=("Id", "Deps"))
@@ -333,10 +333,12 @@ def test_extern_records_convert_by_the_declared_type():
         f.yields(deps)
     func(b, "f", f)
     graph = b.build()
-    graph = graph.annotate("types", {fetch: T.TFun(T.STRING, manifest), record: manifest,
-                                     deps: T.list_of(T.STRING), graph.symbol("f"): T.TFun(T.STRING,
-                                                                                          T.list_of(T.STRING))})
-    interp = Interpreter(graph, {"fetch": lambda name: {"Id": name, "Deps": ("a", "b")}})
+    return graph.annotate("types", {fetch: T.TFun(T.STRING, manifest), record: manifest, deps: T.list_of(T.STRING),
+                                    graph.symbol("f"): T.TFun(T.STRING, T.list_of(T.STRING))})
+
+
+def test_extern_records_convert_by_the_declared_type():
+    interp = Interpreter(extern_record_graph(), {"fetch": lambda name: {"Id": name, "Deps": ("a", "b")}})
     value, _ = interp.call("f", ("x",))
     assert value.head == "a" and value.tail.head == "b" and value.tail.tail is NIL
 
@@ -459,3 +461,60 @@ def test_runtime_diagnostics_show_the_source_line_with_a_caret(tmp_path):
         run_graph(parse(path.read_text(), str(path)), "f", 1, 0)
     rendered = caught.value.diagnostics[0].render().splitlines()
     assert rendered == [f"{path}:2:13: error: integer division by zero", "    let q = x / y", "            ^~~~~"]
+
+
+# -- properties: the scalar operators against numpy's fixed-width arithmetic --------------------------------------
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+INT32 = st.integers(-(1 << 31), (1 << 31) - 1)
+
+
+@settings(max_examples=60, deadline=None)
+@given(op=st.sampled_from(["+", "-", "*", "&&&", "|||", "^^^"]), a=INT32, b=INT32)
+def test_int_operators_wrap_like_int32(op, a, b):
+    numpy_op = {"+": np.add, "-": np.subtract, "*": np.multiply, "&&&": np.bitwise_and, "|||": np.bitwise_or,
+                "^^^": np.bitwise_xor}[op]
+    with np.errstate(over="ignore"):
+        expected = int(numpy_op(np.array([a], np.int32), np.array([b], np.int32))[0])
+    assert run_graph(binary(op, a, b, "int"), "f", None) == expected
+
+
+@settings(max_examples=60, deadline=None)
+@given(a=INT32, b=INT32.filter(lambda v: v != 0))
+def test_int_division_truncates_and_remainder_takes_the_dividend_sign(a, b):
+    if a == -(1 << 31) and b == -1:
+        return
+    quotient = run_graph(binary("/", a, b, "int"), "f", None)
+    remainder = run_graph(binary("%", a, b, "int"), "f", None)
+    assert quotient == int(a / b)  # exact: |a|, |b| < 2**31 keep a / b far from the next integer
+    assert quotient * b + remainder == a
+    assert remainder == 0 or (remainder < 0) == (a < 0)
+    assert abs(remainder) < abs(b)
+
+
+@settings(max_examples=60, deadline=None)
+@given(op=st.sampled_from(["+", "-", "*", "/"]),
+       a=st.floats(width=32, allow_nan=False, allow_infinity=False),
+       b=st.floats(width=32, allow_nan=False, allow_infinity=False))
+def test_float32_operators_round_every_result(op, a, b):
+    numpy_op = {"+": np.add, "-": np.subtract, "*": np.multiply, "/": np.divide}[op]
+    with np.errstate(all="ignore"):
+        expected = float(numpy_op(np.float32(a), np.float32(b)))
+    result = run_graph(binary(op, a, b, "float32"), "f", None)
+    assert result == expected or (math.isnan(result) and math.isnan(expected))
+
+
+def test_records_from_host_objects_with_the_field_names():
+    from types import SimpleNamespace
+
+    value = run_graph(extern_record_graph(), "f", "x",
+                      externs={"fetch": lambda name: SimpleNamespace(Id=name, Deps=["p", "q"])})
+    assert value == ["p", "q"]
+
+
+def test_fib_25_from_source():
+    from nanopass.frontend import parse
+
+    graph = parse("let rec fib (n: int) : int = if n < 2 then n else fib (n - 1) + fib (n - 2)\n", "fib.clef")
+    assert run_graph(graph, "fib", 25) == 75025
