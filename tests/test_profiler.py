@@ -190,6 +190,11 @@ def test_the_second_reading_replays_externs_instead_of_calling_them_again():
     ("let count (n: int) : int =\n    let mutable i = 0\n    while i < n do\n        i <- i + 1\n    i\n",
      "count", (7,)),
     ("let rec fib (n: int) : int = if n < 2 then n else fib (n - 1) + fib (n - 2)\n", "fib", (6,)),
+    # A cell a branch may assign is chosen by the branch's condition, taken or not.
+    ("let f (x: float) : float =\n    let mutable y = 1.0\n    if x * 2.0 > 3.0 then\n        y <- x\n    y + 1.0\n",
+     "f", (1.0,)),
+    ("let f (xs: float[]) : float =\n    let mutable best = 0.0\n    for x in xs do\n        if x > best then\n"
+     "            best <- x\n    best * 2.0\n", "f", (np.array([3.0, 1.0, 4.0, 1.0, 5.0]),)),
 ])
 def test_clef_and_elaborated_graphs_have_the_same_figures(source, entry, args):
     clef = program(source)

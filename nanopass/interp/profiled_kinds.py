@@ -329,9 +329,39 @@ def assign(m: Machine, nid: int, node: Node) -> Step:
 
 
 # -- branches ---------------------------------------------------------------------------------------------------
+_CLOSED = frozenset({"lambda", "async", "actor"})
+
+
+def assigned_cells(m: Machine, regions: tuple[int, ...]) -> tuple[int, ...]:
+    """The Clef cells a branch's or loop's regions assign (not counting closures in them)."""
+    found: set[int] = set()
+    stack = list(regions)
+    while stack:
+        for node_id in m.graph.region(stack.pop()).body:
+            node = m.graph.node(node_id)
+            if node.kind == "assign":
+                found.add(node.operands[0])
+            elif node.kind not in _CLOSED:
+                stack.extend(node.regions)
+    return tuple(sorted(found))
+
+
+def settle(env: dict, cells: tuple[int, ...], ctl: int) -> None:
+    """After a branch or loop, a cell it may assign holds a value chosen by its conditions: ready no earlier.
+
+    This is what the Elaborated form says with the values the branch yields for its cells, so that
+    both levels measure the same.
+    """
+    for cell_id in cells:
+        cell = env.get(cell_id)
+        if cell is not None:
+            cell.ready = after_branch(cell.ready, ctl)
+
+
 @profiles("if")
 def if_(m: Machine, nid: int, node: Node) -> Step:
     (cond,), (then, other), P = node.operands, (m.plan(r) for r in node.regions), m.profiler
+    cells = assigned_cells(m, node.regions)
 
     def step(env: dict) -> None:
         plan = then if env[cond] else other
@@ -344,6 +374,8 @@ def if_(m: Machine, nid: int, node: Node) -> Step:
             ctl, P.ctl = P.ctl, saved
         env[nid] = plan.value(env)
         env[~nid] = after_branch(plan.shadow(env), ctl)
+        if cells:
+            settle(env, cells, ctl)
     return step
 
 
@@ -371,7 +403,7 @@ def pattern_times(pattern: tuple, value: Any, shadow: Any, bound: list, tested: 
 @profiles("match")
 def match(m: Machine, nid: int, node: Node) -> Step:
     (scrutinee,), arms, P = node.operands, plain.match_arms(m, node), m.profiler
-    patterns = node.attr("patterns")
+    patterns, cells = node.attr("patterns"), assigned_cells(m, node.regions)
 
     def step(env: dict) -> None:
         value, shadow = env[scrutinee], env[~scrutinee]
@@ -396,6 +428,8 @@ def match(m: Machine, nid: int, node: Node) -> Step:
                 P.ctl = saved
             env[nid] = body.value(env)
             env[~nid] = after_branch(body.shadow(env), ctl)
+            if cells:
+                settle(env, cells, ctl)
             return
         raise m.fault(node, Fault(f"no arm of this match accepts the value {value!r}"))
     return step
@@ -405,7 +439,7 @@ def match(m: Machine, nid: int, node: Node) -> Step:
 @profiles("while", "loop")
 def loop(m: Machine, nid: int, node: Node) -> Step:
     inits, (cond, body), P = node.operands, (m.plan(r) for r in node.regions), m.profiler
-    (flag,) = cond.result_ids
+    (flag,), cells = cond.result_ids, assigned_cells(m, node.regions)
 
     def step(env: dict) -> None:
         carried = tuple([env[o] for o in inits])
@@ -424,6 +458,8 @@ def loop(m: Machine, nid: int, node: Node) -> Step:
             P.ctl = saved
         env[nid] = carried if inits else None
         env[~nid] = after_branch(shadows, ctl) if inits else ctl
+        if cells:
+            settle(env, cells, ctl)
     return step
 
 
