@@ -102,7 +102,7 @@ class ProfileState:
 
     def evaluators(self, plain: dict[str, Factory]) -> dict[str, Factory]:
         """Profile steps for every kind: the registered ones, else the generic rule over the plain step."""
-        import nanopass.interp.profiled_kinds  # noqa: F401  (registers the profile steps)
+        import nanopass.interp.profiled_control  # noqa: F401  (registers the profile steps)
 
         table = {}
         for kind, factory in plain.items():
