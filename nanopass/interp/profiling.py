@@ -21,8 +21,19 @@ branches it is inside), plus its cost; ``ProfileState.top`` keeps the latest
 finish, so the span is its final value.  Work is the sum of the costs.
 
 A kind registered without a profile step is profiled by the generic rule
-(`generic`): its own cost is 0, its value is ready when its operands (all
+(`_generic`): its own cost is 0, its value is ready when its operands (all
 their elements) are, and the regions it runs see their params ready then.
+
+A profile step factory (``register_evaluator(kind, factory, profile=...)``)
+has the plain factory's signature.  Its step stores the value at
+``env[node_id]`` and the shadow at ``env[~node_id]``, reads operands' shadows
+at ``env[~operand]``, accounts an operation with
+``m.profiler.finish(start, cost)`` (which applies the control time and returns
+the finish time), runs a region with ``plan.run_p(env, args, shadows)`` and
+reads what it yields with ``plan.shadow(env)``, raises ``m.profiler.ctl``
+around regions that run under a condition (restoring it after), and reads or
+writes element times with ``m.profiler.readies(array)`` /
+``m.profiler.register(array, times)``.  Calls go through `apply_p`/`call_p`.
 """
 
 from __future__ import annotations
