@@ -347,20 +347,21 @@ def _shortest_cycle_through(digraph: nx.DiGraph, start: Hashable, members: set) 
     raise CertificateError(f"{start!r} is on no cycle of its component")
 
 
-def _refute(solver: z3.Solver, digraph: nx.DiGraph, cycle: tuple[Edge, ...]) -> tuple[Edge, ...]:
+def _refute(solver: z3.Solver, cycle: tuple[Edge, ...]) -> tuple[Edge, ...]:
     """z3 proves the cycle's rank constraints unsatisfiable; the unsat core names its edges."""
     context = solver.ctx
     local = {v: z3.Int(f"r{i}", context) for i, v in enumerate(dict.fromkeys(u for u, _ in cycle))}
+    trackers = [z3.Bool(f"wait{i}", context) for i in range(len(cycle))]
     solver.push()
-    for i, (u, v) in enumerate(cycle):
-        solver.assert_and_track(local[u] > local[v], z3.Bool(f"wait{i}", context))
+    for tracker, (u, v) in zip(trackers, cycle):
+        solver.assert_and_track(local[u] > local[v], tracker)
     result = solver.check()
-    core = {str(t) for t in solver.unsat_core()} if result == z3.unsat else set()
+    core = {t.get_id() for t in solver.unsat_core()} if result == z3.unsat else set()
     solver.pop()
-    named = tuple(edge for i, edge in enumerate(cycle) if f"wait{i}" in core)
+    named = tuple(edge for tracker, edge in zip(trackers, cycle) if tracker.get_id() in core)
     # Dropping any edge of a simple cycle leaves satisfiable constraints, so the core is the whole cycle.
     if result != z3.unsat or named != cycle:
-        raise CertificateError(f"z3 did not refute the cycle {cycle!r} ({result}, core {sorted(core)})")
+        raise CertificateError(f"z3 did not refute the cycle {cycle!r} ({result}, core {named!r})")
     return named
 
 
@@ -383,13 +384,14 @@ def _decide_whole_graph(digraph: nx.DiGraph, timeout_ms: int) -> Decision:
     tracked = z3.Solver(ctx=context)
     tracked.set(timeout=timeout_ms)
     tracked.set("core.minimize", True)
-    edges = list(digraph.edges)
-    for i, (u, v) in enumerate(edges):
-        tracked.assert_and_track(rank[u] > rank[v], z3.Bool(f"wait{i}", context))
+    edge_of = {}
+    for i, (u, v) in enumerate(digraph.edges):
+        tracker = z3.Bool(f"wait{i}", context)
+        tracked.assert_and_track(rank[u] > rank[v], tracker)
+        edge_of[tracker.get_id()] = (u, v)
     if tracked.check() != z3.unsat:
         return Decision(UNKNOWN)
-    core = {int(str(t)[len("wait"):]) for t in tracked.unsat_core()}
-    witness = nx.find_cycle(nx.DiGraph([edges[i] for i in sorted(core)]))
+    witness = nx.find_cycle(nx.DiGraph([edge_of[t.get_id()] for t in tracked.unsat_core()]))
     return Decision(DEADLOCK, {}, (tuple((u, v) for u, v in witness),))
 
 
