@@ -40,8 +40,8 @@ from nanopass.frontend import types as T
 from nanopass.graph import Node
 from nanopass.interp.machine import FunctionValue, Machine, scalar_name
 from nanopass.interp.values import (
-    INT_MAX, INT_MIN, MAKE_SCALAR, NONE, Cons, Fault, Int64, Record, Union, array_from, dtype_for, list_of,
-    object_array, some)
+    INT_MAX, INT_MIN, MAKE_SCALAR, NONE, TYPE_OF_CLASS, Cons, Fault, Int64, Record, Union, array_from, dtype_for,
+    list_of, object_array, some)
 
 
 def load_externs(externs: Mapping[str, Callable] | str | os.PathLike | None) -> dict[str, Callable]:
@@ -207,10 +207,10 @@ def _inferred(m: Machine | None, value: Any) -> Any:
             return value.astype(np.int32)
         return value
     if isinstance(value, list):
-        if value and all(isinstance(v, list) for v in value):
+        if value and all(isinstance(v, list) for v in value):  # rows of a 2-D array
             rows = [[_inferred(m, v) for v in row] for row in value]
-            element = type(rows[0][0]).__name__ if rows[0] else "float"
-            return np.array(rows, dtype=dtype_for({"int": "int", "float": "float", "bool": "bool"}.get(element)))
+            first = rows[0][0] if rows[0] else 0.0
+            return np.array(rows, dtype=dtype_for(TYPE_OF_CLASS.get(type(first))))
         return array_from([_inferred(m, v) for v in value])
     if isinstance(value, tuple):
         return tuple(_inferred(m, v) for v in value)

@@ -129,11 +129,6 @@ def zero_of(type_name: str | None) -> Any:
             "bool": False, "unit": None}.get(type_name)
 
 
-def element_reader(array: np.ndarray):
-    """A function from ``array.item(...)``'s result to the Clef value (None: identity)."""
-    return READ_ELEMENT.get(array.dtype)
-
-
 def object_array(values: Iterable[Any]) -> np.ndarray:
     values = list(values)
     out = np.empty(len(values), dtype=object)
