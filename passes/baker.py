@@ -470,6 +470,10 @@ def _anchors(before: Graph, after: Graph, fragments: list[Fragment],
     return anchors
 
 
+def _shape(region: Region) -> tuple:
+    return len(region.params), len(region.body), len(region.results), region.token is None, region.effect_out is None
+
+
 def _match_fragment(after: Graph, fragment: Fragment, anchors: list[tuple[int, int]], redirect: Redirections,
                     problems: list[str]) -> None:
     """Find every local node and region of ``fragment`` in ``after``, starting from its anchors."""
@@ -499,8 +503,7 @@ def _match_fragment(after: Graph, fragment: Fragment, anchors: list[tuple[int, i
             problems.append(f"local region {local} is missing (#{found})")
             return
         want, got = fragment.regions[local_index(local)], after.region(found)
-        shape = lambda r: (len(r.params), len(r.body), len(r.results), r.token is None, r.effect_out is None)
-        if shape(want) != shape(got):
+        if _shape(want) != _shape(got):
             problems.append(f"local region {local} (#{found}) has another shape")
             return
         for a, b in zip(want.params + want.body, got.params + got.body):

@@ -239,10 +239,11 @@ def expand_batch(inputs: Sequence[SiteInput], options: ExpandOptions) -> tuple[F
 
 
 def expand_site(site_input: SiteInput, options: ExpandOptions) -> Fragment:
+    """The fragment of one site: what it emits where the site was (its prelude) and its value."""
     view = _View(site_input)
     node = view.node(site_input.site)
     builder = _FragmentBuilder(view, options, node.span)
-    prelude = builder.open(())
+    prelude = builder.open(())  # stands for the site's region: no params, the site's own token
     replaced: tuple[int, ...] = ()
     if node.kind == "match":
         origin = "match"
@@ -252,7 +253,7 @@ def expand_site(site_input: SiteInput, options: ExpandOptions) -> Fragment:
         (windowed_id,) = site_input.absorbed
         windowed = view.node(windowed_id)
         origin = f"{windowed.attr('op')} |> {node.attr('op')}"
-        value, effect_out = builder.fused_stencil(node, windowed)
+        value, effect_out = builder.fused_stencil(origin, node, windowed)
     else:
         origin = node.attr("op")
         value, effect_out = builder.native(origin, node.operands, node.effect)
@@ -725,11 +726,11 @@ class _FragmentBuilder:
                          container="array", **static)
         return node, (node if effect is not None else None)
 
-    def fused_stencil(self, consumer: Node, windowed: Node) -> tuple[int, int | None]:
+    def fused_stencil(self, origin: str, consumer: Node, windowed: Node) -> tuple[int, int | None]:
+        """A map over windows as one stencil whose region runs the map's function on each window."""
         fn, _ = consumer.operands
         size, source = windowed.operands
         family = SITE_OPS[consumer.attr("op")].family
-        origin = f"{windowed.attr('op')} |> {consumer.attr('op')}"
         return self.stencil(origin, size, source, self.function(fn), family == "mapi", consumer.effect)
 
     # -- match ------------------------------------------------------------------------------
