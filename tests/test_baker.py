@@ -968,3 +968,40 @@ def test_distinct_costs_its_comparisons_once_saturated():
     assert before.work == 0  # the intrinsic is data movement to the profiler
     # Saturated: one equality test and one max per pair, one not per element.
     assert after.work == n * (n - 1) + n and repr(after.value) == repr(before.value)
+
+
+def test_a_match_whose_arms_yield_carried_values_yields_their_tuple():
+    b = Builder()
+    with b.region(params=["o"]) as f:
+        with b.region(params=["x"]) as some:
+            some.yields(some.params[0], b.op("prim", some.params[0], const(b, 1), op="+", type="int"))
+        with b.region() as none:
+            none.yields(const(b, 0), const(b, -1))
+        site = b.op("match", f.params[0], regions=[some.id, none.id],
+                    patterns=(("case", "Some", ("bind", "x")), ("case", "None")), guards=(False, False))
+        first, second = b.op("proj", site, index=0), b.op("proj", site, index=1)
+        f.yields(b.op("prim", first, second, op="*", type="int"))
+    func(b, "f", f)
+    graph = typed_entry(b.build(), "f", T.option_of(T.INT), T.INT)
+    from nanopass.interp.values import NONE, some as some_value
+
+    out = same_runs(graph, "f", [(some_value(6),), (NONE,)])
+    node = out.node(site)
+    assert node.kind == "if" and [len(out.region(r).results) for r in node.regions] == [2, 2]
+
+
+def test_nested_arms_hand_their_carried_values_up_through_projections():
+    b = Builder()
+    with b.region(params=["n"]) as f:
+        arms = []
+        for k in range(3):
+            with b.region() as arm:
+                arm.yields(const(b, k), const(b, 10 * k))
+            arms.append(arm.id)
+        site = b.op("match", f.params[0], regions=arms,
+                    patterns=(("lit", 1, "int"), ("lit", 2, "int"), ("wild",)), guards=(False, False, False))
+        f.yields(b.op("prim", b.op("proj", site, index=0), b.op("proj", site, index=1), op="+", type="int"))
+    func(b, "f", f)
+    out = same_runs(typed_entry(b.build(), "f", T.INT, T.INT), "f", [(1,), (2,), (3,)])
+    other = out.region(out.node(site).regions[1])
+    assert [out.node(r).kind for r in other.results] == ["proj", "proj"]
