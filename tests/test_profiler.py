@@ -230,3 +230,35 @@ def test_deep_recursion_under_the_profiler():
                     "    | x :: rest -> x + total rest\n")
     p = profile_graph(graph, "total", list(range(10_000)))
     assert p.value == sum(range(10_000)) and p.work == 10_000
+
+
+# -- a kind a later level adds without a profile step: the generic rule ----------------------------------------------
+def test_a_kind_without_a_profile_step_is_timed_by_the_generic_rule():
+    from nanopass import Builder
+    from nanopass.interp.evaluators import elements
+    from nanopass.interp.machine import register_evaluator
+    from nanopass.interp.values import array_from
+
+    @register_evaluator("test_each")
+    def each(m, nid, node):
+        (source,), plan = node.operands, m.plan(node.regions[0])
+
+        def step(env):
+            out = []
+            for x in elements(env[source]):
+                plan.run(env, (x,))
+                out.append(plan.value(env))
+            env[nid] = array_from(out)
+        return step
+
+    b = Builder()
+    with b.region(params=["xs"]) as f:
+        with b.region(params=["x"]) as body:
+            body.yields(b.op("prim", body.params[0], b.op("const", value=2.0, type="float"), op="*"))
+        doubled = b.op("test_each", f.params[0], regions=[body.id])
+        f.yields(b.op("apply", b.op("ref", name="Array.sum"), doubled))
+    b.op("func", regions=[f.id], name="f", params=("xs",))
+    p = profile_graph(b.build(), "f", np.ones(4))
+    # Four multiplications (ready at 1: every element of the result is ready when the node is done), then
+    # three additions in a chain.
+    assert (p.value, p.work, p.span) == (8.0, 4 + 3, 1 + 3)

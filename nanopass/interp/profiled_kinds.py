@@ -46,6 +46,8 @@ def index_like(m: Machine, node_id: int) -> bool:
             found = node_id in _for_indices(m)
         elif node.kind == "native":
             found = node.attr("op") in LENGTH_INTRINSICS
+        elif node.kind == "extent":  # Saturated's length of a container
+            found = True
         elif node.kind == "apply":
             callee = m.graph.node(node.operands[0])
             found = callee.kind == "ref" and callee.attr("name") in LENGTH_INTRINSICS and len(node.operands) == 2

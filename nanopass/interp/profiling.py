@@ -21,8 +21,9 @@ branches it is inside), plus its cost; ``ProfileState.top`` keeps the latest
 finish, so the span is its final value.  Work is the sum of the costs.
 
 A kind registered without a profile step is profiled by the generic rule
-(`_generic`): its own cost is 0, its value is ready when its operands (all
-their elements) are, and the regions it runs see their params ready then.
+(`_generic`): its own cost is 0, the regions it runs see their params ready
+when its operands (all their elements) are, and its value (every element of
+an array it makes) is ready when everything it ran has finished.
 
 A profile step factory (``register_evaluator(kind, factory, profile=...)``)
 has the plain factory's signature.  Its step stores the value at
@@ -272,13 +273,17 @@ def _generic(factory: Factory) -> Factory:
 
         def step(env: dict) -> None:
             base = max((P.consumed(env[o], env[~o]) for o in ops), default=0)
-            saved = P.ctl
-            if base > saved:
-                P.ctl = base
+            saved_ctl, saved_top = P.ctl, P.top
+            P.ctl = P.top = max(base, saved_ctl)
             try:
                 plain(env)
             finally:
-                P.ctl = saved
-            env[~nid] = max(base, saved)
+                P.ctl = saved_ctl
+            done = P.top  # the latest finish of what the node ran
+            P.top = max(saved_top, done)
+            value = env[nid]
+            if isinstance(value, np.ndarray) and id(value) not in P.arrays:
+                P.register(value, np.full(value.shape, done))
+            env[~nid] = done
         return step
     return build
