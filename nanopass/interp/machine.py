@@ -16,11 +16,11 @@ outer values its region tree reads (`Machine.free_values`).
 
     from nanopass.interp.machine import register_evaluator
 
-    @register_evaluator("extent")
-    def extent(m: Machine, node_id: int, node: Node) -> Step:
-        (xs,) = node.operands
+    @register_evaluator("clamp")            # a kind of a new level: clamp {lo, hi} (x)
+    def clamp(m: Machine, node_id: int, node: Node) -> Step:
+        (x,), lo, hi = node.operands, node.attr("lo"), node.attr("hi")
         def step(env):
-            env[node_id] = len(env[xs])
+            env[node_id] = min(max(env[x], lo), hi)
         return step
 
 A factory receives the machine, the node id and the node, and returns the
