@@ -58,7 +58,22 @@ def profile(program: str | bytes | Graph, entry: str, *args: Any,
 
 
 def to_python(value: Any) -> Any:
-    """Plain JSON-able Python for an interpreter value."""
+    """Plain JSON-able Python for an interpreter value.
+
+    Lists and arrays become lists, records and maps dicts, ``Some x`` is ``x``
+    and ``None`` is ``None``, and other union values are
+    ``{"case": name, "fields": [...]}`` (just the name when there are none).
+    """
+    from nanopass.interp.values import Cons, Union
+
+    if isinstance(value, Union):
+        if value.type == "option":
+            return to_python(value.payload[0]) if value.payload else None
+        if not value.payload:
+            return value.case
+        return {"case": value.case, "fields": [to_python(v) for v in value.payload]}
+    if isinstance(value, Cons):
+        return [to_python(v) for v in value]
     if isinstance(value, np.ndarray):
         return value.tolist()
     if isinstance(value, np.generic):

@@ -106,3 +106,14 @@ def test_the_public_front_door_is_importable_from_the_package():
     assert str(nanopass.default_pipeline()).startswith("elaborate,reachability")
     with pytest.raises(AttributeError):
         nanopass.no_such_name
+
+
+def test_run_prints_unions_options_and_lists_as_json(tmp_path, capsys):
+    source = tmp_path / "shapes.clef"
+    source.write_text(
+        "type Shape =\n    | Circle of float\n    | Empty\n\n"
+        "let shapes (r: float) : Shape list * int option * Shape =\n"
+        "    ([ Circle r; Empty ], Some 3, Empty)\n")
+    code, out, err = run_cli(capsys, "run", str(source), "--entry", "shapes", "--args", "[2.0]")
+    assert code == 0, err
+    assert json.loads(out) == [[{"case": "Circle", "fields": [2.0]}, "Empty"], 3, "Empty"]
