@@ -103,6 +103,28 @@ class Region:
 
 
 @attrs.frozen(slots=True)
+class Hyperedge:
+    """A joint constraint: one edge binding several nodes at once, not a clique of pairwise edges.
+
+    ``kind`` names the constraint (``crossing``: a control region waiting on
+    width work; co-location on a tile would be another); ``nodes`` are the
+    ids it binds, in the order its kind defines; ``attributes`` are plain
+    data, as a node's are.  Hyperedges are derived facts: they live in an
+    annotation table (edge id -> Hyperedge) beside the graph.
+    """
+
+    kind: str
+    nodes: tuple[int, ...]
+    attributes: Attributes = ()
+
+    def attr(self, name: str, default: AttrValue = None) -> AttrValue:
+        for key, value in self.attributes:
+            if key == name:
+                return value
+        return default
+
+
+@attrs.frozen(slots=True)
 class Graph:
     nodes: PVector = pvector()
     regions: PVector = pvector()
