@@ -9,7 +9,8 @@ APT_PACKAGES := graphviz mlir-22-tools
 
 .PHONY: install demo test apt clean
 
-install: $(STAMP)
+# install: the virtual environment with the package (editable) and dev extras, plus the Debian tools.
+install: $(STAMP) $(APT_STAMP)
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,7 +29,7 @@ $(APT_STAMP): $(STAMP)
 demo: $(STAMP)
 	$(VENV)/bin/nanopass demo
 
-test: $(STAMP) $(APT_STAMP)
+test: install
 	$(PY) -m pytest -q -n 2
 
 clean:
