@@ -118,7 +118,7 @@ def _show_offset(offset: Offset) -> str:
 
 
 def _show_offsets(offsets: tuple) -> str:
-    """Offsets with runs of three or more consecutive integers written ``a..b``."""
+    """Offsets with runs of four or more consecutive integers written ``a..b``."""
     shown: list[str] = []
     k = 0
     while k < len(offsets):
@@ -126,7 +126,7 @@ def _show_offsets(offsets: tuple) -> str:
         while (isinstance(offsets[k], int) and end + 1 < len(offsets) and isinstance(offsets[end + 1], int)
                and offsets[end + 1] == offsets[end] + 1):
             end += 1
-        if end - k >= 2:
+        if end - k >= 3:
             shown.append(f"{offsets[k]}..{offsets[end]}")
         else:
             shown.extend(_show_offset(o) for o in offsets[k:end + 1])
@@ -849,9 +849,10 @@ class CoeffectSolver:
         # Only a carried value (a source computed inside its own region) can change in a later round.
         carried = any(self.tree.defined_within(v, self.tree.home[p]) for p, froms in sources.items() for v in froms)
         values = self.structural
+        first = True
         while True:
             self.structural_rounds += 1
-            changed = False
+            changed, first = first, False  # the first round has not seen the body's results yet
             stack: list[tuple[str, int]] = [("region", r) for r in reversed(declaration.regions)]
             while stack:
                 step, item = stack.pop()
