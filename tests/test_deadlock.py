@@ -412,3 +412,18 @@ def test_a_cycle_in_source_through_a_helper_names_its_lines():
     [cycle] = report.cycles
     assert [(s.caller, s.callee, s.span.line, s.span.col, s.via) for s in cycle] == [
         ("ping", "pong", 3, 28, ("relay",)), ("pong", "ping", 5, 13, ())]
+
+
+def test_tables_print_parse_back_and_the_interpreter_runs_the_supervised_post():
+    from nanopass.interpreter import run_graph
+    from nanopass.mlir import from_mlir, to_mlir
+
+    source = EXAMPLE.read_text() + ("\nlet doubler = Actor.start 0 (fun state (n: int) -> (state, n * 2))\n"
+                                    "let run (batch: int) : int = dispatcher.PostAndReply((doubler, batch))\n")
+    analysed = Pipeline.parse("deadlock{timeout_s=5}").run(_elaborated(source, "actors.clef")).graph
+    [post] = [i for i, n in analysed.live_nodes() if n.kind == "post" and n.span.line == 22]
+    assert dict(analysed.annotation("supervised")) == {post: 5.0}
+    back = from_mlir(to_mlir(analysed))
+    for table in ("deadlock", "deadlock_rank", "supervised"):
+        assert back.annotation(table) == analysed.annotation(table)
+    assert run_graph(analysed, "run", 7) == 14
