@@ -90,7 +90,6 @@ DECLARATIONS = frozenset({"func", "global"})
 # Whole-array walks: the operand positions each reads front to back.
 _SOURCE_WALKS = {"reduce": (0,), "scan": (0,), "foreach": (0,), "concat": (0,), "scatter": (0, 1, 2)}
 _INT_CONVERSIONS = frozenset({"int", "int64", "int32", "uint8"})
-LENGTH_OPS = frozenset({"Array.length", "List.length", "Array2D.length1", "Array2D.length2"})
 # Index expressions deeper than this are not taken apart (they read as data or as invariant).
 _AFFINE_DEPTH = 32
 CLOSURE_CALLS = "<closures>"  # the call-graph node standing for "any closure of the program"

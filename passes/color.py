@@ -25,13 +25,14 @@ region gets one of four colors, decided in this order:
   recursive function, of a function whose own work is irregular, or of a
   closure value (its body is unknown); the body of a recursive function;
   or a non-rectangular shape: an index space (``parallel_for``, ``for``,
-  ``reduce``, ``foreach``, ``stencil``) or a ``loop`` nested in an index
-  space and sized by that space's indices or data (a triangle, a jagged
-  array, a data-bounded while).  A stencil window has a fixed size.  A
-  callee's work counts as irregular when it branches on data, holds a
-  while loop or recurses; its index spaces sized by its arguments do not
-  count (lanes are taken to pass alike-shaped arguments).  Interaction-net
-  work.
+  ``reduce``, ``foreach``) or a ``loop`` nested in an index space and sized
+  by that space's indices or data (a triangle, a jagged array, a
+  data-bounded while).  A callee's work counts as irregular when it
+  branches on data, holds a while loop or recurses; its index spaces sized
+  by its arguments do not count (lanes are taken to pass alike-shaped
+  arguments).  Interaction-net work.  (Windows need no rule here: the
+  history of a stencil makes every region holding or calling one
+  streaming.)
 * ``width-dense`` -- pure, rectangular and uniform: the rest (a
   ``parallel_for`` over extents with no data-dependent branching, an
   associative ``reduce``, straight-line scalar code).
@@ -89,8 +90,7 @@ from nanopass.graph import Graph, Hyperedge, Node, make_attributes
 from nanopass.languages import Saturated
 from nanopass.pass_ import Analysis, PassContext, register
 from nanopass.passes.coeffects import (
-    LENGTH_OPS, CLOSURES, DECLARATIONS, INDEX_SPACES, Requirement, RegionTree, direct_callee, solve,
-    symbol_table)
+    CLOSURES, DECLARATIONS, INDEX_SPACES, Requirement, RegionTree, direct_callee, solve, symbol_table)
 
 CONTROL = "control"
 STREAMING = "streaming"
@@ -221,16 +221,10 @@ class Colorer:
             result = False
         elif node.kind in ("param", "token") or node.regions or node.effect is not None:
             result = True
-        elif (node.kind == "extent" or node.kind == "native" and node.attr("op") in LENGTH_OPS) \
-                and node.operands and node.operands[0] in self.tree.window_views:
-            result = False  # a window's length is the window size
         else:
             result = any(self.varies(o, region_id, depth + 1) for o in node.operands)
         self._variant[key] = result
         return result
-
-    def _size_varies(self, container: int, region_id: int) -> bool:
-        return container not in self.tree.window_views and self.varies(container, region_id)
 
     # -- colors ------------------------------------------------------------------------------------------
     def _color(self, region_id: int) -> tuple[str, str]:
@@ -306,7 +300,7 @@ class Colorer:
                 if node.kind in INDEX_SPACES:
                     scalars, containers = _bounds(node)
                     if space is not None and (any(self.varies(v, space) for v in scalars)
-                                              or any(self._size_varies(c, space) for c in containers)):
+                                              or any(self.varies(c, space) for c in containers)):
                         return f"non-rectangular: the extent of %{node_id} varies with the enclosing index"
                 if node.kind in INDEX_SPACES or node.kind == "loop":
                     stack.extend((inner, inner) for inner in node.regions)

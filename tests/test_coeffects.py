@@ -58,11 +58,11 @@ def test_pure_is_the_identity_of_join():
 
 
 def test_join_unites_resources_and_keeps_the_deepest_history():
-    joined = join([ResourceAccess(frozenset({"a"})), Temporal(10), ResourceAccess(frozenset({"b"})), Temporal(100)])
+    joined = join([ResourceAccess(frozenset({"a"})), Temporal(100), ResourceAccess(frozenset({"b"})), Temporal(10)])
     assert joined.resources == {"a", "b"}
     assert joined.temporal == Temporal(100)
     assert isinstance(joined, Combined)
-    assert Temporal(5) | Temporal(None) == Temporal(None)  # a run-time window may be deeper than any
+    assert Temporal(None) | Temporal(5) == Temporal(None)  # a run-time window may be deeper than any
 
 
 def test_offsets_of_one_array_in_one_loop_merge_into_a_stencil():
