@@ -31,6 +31,8 @@ from typing import Any, Callable, Iterator
 
 import attrs
 
+from pyrsistent import PList, plist
+
 from nanopass.graph import Graph, Node, Region
 
 
@@ -46,12 +48,15 @@ class Path:
     ``left`` holds the left siblings nearest first (Huet's reversed list),
     ``right`` the right siblings in order, ``parent`` the region that owns
     them all, and ``up`` the parent's own path (``None`` when the parent is
-    the root).
+    the root).  The sibling lists are persistent linked lists, as in Huet's
+    paper, so a move sideways is O(1) however wide the row (tuples would copy
+    the row at every step: a walk of a module of n functions would be
+    quadratic).
     """
 
-    left: tuple[int, ...]
+    left: PList
     parent: int
-    right: tuple[int, ...]
+    right: PList
     up: "Path | None"
 
 
@@ -86,7 +91,7 @@ class Zipper:
 
     @property
     def index(self) -> int:
-        """The focus's position among its siblings (0 at the top)."""
+        """The focus's position among its siblings (0 at the top); O(position)."""
         return 0 if self.path is None else len(self.path.left)
 
     def owner(self) -> int | None:
@@ -127,7 +132,7 @@ class Zipper:
         kids = self.children
         if not kids:
             return None
-        return Zipper(kids[0], Path((), self.focus, kids[1:], self.path), self.graph)
+        return Zipper(kids[0], Path(plist(), self.focus, plist(kids[1:]), self.path), self.graph)
 
     def up(self) -> "Zipper | None":
         if self.path is None:
@@ -138,14 +143,14 @@ class Zipper:
         path = self.path
         if path is None or not path.left:
             return None
-        return Zipper(path.left[0], Path(path.left[1:], path.parent, (self.focus,) + path.right, path.up),
+        return Zipper(path.left.first, Path(path.left.rest, path.parent, path.right.cons(self.focus), path.up),
                       self.graph)
 
     def right(self) -> "Zipper | None":
         path = self.path
         if path is None or not path.right:
             return None
-        return Zipper(path.right[0], Path((self.focus,) + path.left, path.parent, path.right[1:], path.up),
+        return Zipper(path.right.first, Path(path.left.cons(self.focus), path.parent, path.right.rest, path.up),
                       self.graph)
 
     def root(self) -> "Zipper":

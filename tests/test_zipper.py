@@ -60,7 +60,7 @@ def test_moves_follow_body_order_and_fall_off_as_none():
     a = f.down()
     assert a.focus == ids["A"] and a.is_first and a.is_leaf and a.down() is None and a.left() is None
     b = a.right()
-    assert b.focus == ids["B"] and b.index == 1 and b.path.left == (ids["A"],) and b.path.right == (ids["C"],)
+    assert b.focus == ids["B"] and b.index == 1 and tuple(b.path.left) == (ids["A"],) and tuple(b.path.right) == (ids["C"],)
     c = b.right()
     assert c.focus == ids["C"] and c.is_last and c.right() is None
     assert c.owner() == b.owner() and g.node(c.owner()).kind == "if"
@@ -108,6 +108,22 @@ def test_add_node_then_replace_puts_a_new_node_in_the_focus():
     assert new_id == len(g.nodes) and h.node(new_id).attr("value") == 7
     assert h.region(ids["A"]).results == (new_id,)
     assert len(g.nodes) == new_id  # the input graph is unchanged
+
+
+def test_walks_are_iterative_on_deep_nesting_and_wide_rows():
+    b = Builder()
+    opened = [b.region() for _ in range(5_000)]  # far past Python's recursion limit
+    for region in reversed(opened):  # close innermost first; its parent's lambda owns it
+        region.__exit__(None, None, None)
+        b.op("lambda", regions=[region.id])
+    for i in range(2_000):
+        with b.region() as r:
+            pass
+        b.op("lambda", regions=[r.id], name=f"wide{i}")
+    g = b.build()
+    depths = walk(g, lambda z: z.depth)
+    assert depths[:5_001] == list(range(5_001)) and depths[5_001:] == [1] * 2_000
+    assert rewrite_to_fixpoint(g, lambda z: None) is g
 
 
 @settings(max_examples=100, deadline=None)
