@@ -50,6 +50,7 @@ the verdict carries its own certificate, checked as above.
 
 from __future__ import annotations
 
+import threading
 from collections import deque
 from fractions import Fraction
 from typing import Any, ClassVar, Hashable, Mapping
@@ -75,6 +76,16 @@ MODULE_KEY = -1
 
 class CertificateError(AssertionError):
     """A certificate failed its check: a bug in the decision, never a property of the program."""
+
+
+_THREAD = threading.local()
+
+
+def _z3_context() -> z3.Context:
+    """This thread's z3 context: z3 contexts are not thread-safe, and making one costs ~10 ms."""
+    if not hasattr(_THREAD, "context"):
+        _THREAD.context = z3.Context()
+    return _THREAD.context
 
 
 # -- the wait-for graph of a module ------------------------------------------------------
@@ -306,7 +317,7 @@ def _decide_by_components(digraph: nx.DiGraph) -> Decision:
     looped = set(nx.nodes_with_selfloops(digraph))
     cyclic = [sorted(c, key=order.__getitem__) for c in nx.strongly_connected_components(digraph)
               if len(c) > 1 or next(iter(c)) in looped]
-    context = z3.Context()
+    context = _z3_context()
     if not cyclic:
         ranks = heights(digraph)
         check_ranks(digraph, ranks)
@@ -368,7 +379,7 @@ def _refute(solver: z3.Solver, cycle: tuple[Edge, ...]) -> tuple[Edge, ...]:
 
 
 def _decide_whole_graph(digraph: nx.DiGraph, timeout_ms: int) -> Decision:
-    context = z3.Context()
+    context = _z3_context()
     rank = {v: z3.Real(f"r{i}", context) for i, v in enumerate(digraph)}
     solver = z3.Solver(ctx=context)
     solver.set(timeout=timeout_ms)

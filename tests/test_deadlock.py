@@ -374,6 +374,17 @@ def test_whole_graph_z3_agrees_with_the_component_method():
             _assert_cycle(digraph, cycle)
 
 
+def test_decisions_in_threads_match_the_serial_ones():
+    # Each thread has its own z3 context; sharing one across threads is unsafe.
+    from concurrent.futures import ThreadPoolExecutor
+
+    rng = random.Random(11)
+    digraphs = [_random_digraph(rng) for _ in range(64)]
+    serial = [decide(d) for d in digraphs]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        assert list(pool.map(decide, digraphs)) == serial
+
+
 def test_whole_graph_z3_on_a_module():
     report = check_deadlock(actors_example(), method="z3")
     assert report.verdict == DEADLOCK_FREE
