@@ -82,7 +82,7 @@ from nanopass.graph import Graph, Node
 from nanopass.languages import Saturated
 from nanopass.pass_ import Analysis, PassContext, register
 
-# Owners whose region runs once per iteration, and those with an index param.
+# Owners whose region runs once per iteration; all but the while loop iterate over a known index space.
 ITERATIONS = frozenset({"parallel_for", "stencil", "reduce", "for", "foreach", "loop"})
 INDEX_SPACES = frozenset({"parallel_for", "stencil", "reduce", "for", "foreach"})
 CLOSURES = frozenset({"lambda", "async", "actor"})
@@ -469,9 +469,6 @@ class RegionTree:
             return params[-1]
         return params[0] if owner.kind in ("stencil", "for") else None
 
-    def subtree_nodes(self, region_id: int) -> Iterable[int]:
-        return self.graph.walk_region(region_id)
-
 
 def symbol_table(graph: Graph) -> dict[str, int]:
     return {node.attr("name"): node_id for node_id, node in graph.top_level() if node.attr("name") is not None}
@@ -484,6 +481,7 @@ def direct_callee(node: Node, symbols: Mapping[str, int]) -> int | None:
 
 
 def window_size(graph: Graph, stencil: Node) -> int | None:
+    """A stencil's window: its ``window`` attribute, else its size operand when constant; else None."""
     window = stencil.attr("window")
     if isinstance(window, int) and not isinstance(window, bool) and window > 0:
         return window
@@ -523,8 +521,10 @@ class Affine:
         return Affine(_normal(merged), self.const + other.const, self.symbolic or other.symbolic)
 
     def scaled(self, factor: int) -> "Affine":
+        if factor == 0:
+            return Affine()
         scaled = {i: None if c is None else c * factor for i, c in self.coefficients}
-        return Affine(_normal(scaled), self.const * factor, self.symbolic and factor != 0)
+        return Affine(_normal(scaled), self.const * factor, self.symbolic)
 
     def times(self, other: "Affine") -> "Affine | None":
         if self.constant:
@@ -551,23 +551,23 @@ def _int_constant(node: Node) -> int | None:
     return None
 
 
-def classify(dims: list[Affine | None], fastest: int | None) -> tuple[AccessPattern, Offset]:
+def classify(dims: list[Affine | None], fastest: int | None) -> AccessPattern:
     """The pattern of one access against its loop's fastest index (see the module docstring)."""
     if any(d is None for d in dims):
-        return Gather(), None
+        return Gather()
     if fastest is None or not dims:
-        return Uniform(), None
+        return Uniform()
     moves = [d.coefficient(fastest) for d in dims]
     if all(c == 0 for c in moves):
-        return Uniform(), None
+        return Uniform()
     offsets = tuple(None if d.symbolic else d.const for d in dims)
     offset = offsets[0] if len(offsets) == 1 else offsets
     if any(c != 0 for c in moves[:-1]):
-        return Strided("row", (offset,)), offset
+        return Strided("row", (offset,))
     step = moves[-1]
     if step == 1:
-        return Contiguous(offset), offset
-    return Strided("run-time" if step is None else step, (offset,)), offset
+        return Contiguous(offset)
+    return Strided("run-time" if step is None else step, (offset,))
 
 
 # -- the solver ------------------------------------------------------------------------------------
@@ -765,7 +765,7 @@ class CoeffectSolver:
         if array in self.tree.window_views and len(dims) == 1 and dims[0] is not None:
             array, window_index = self.tree.window_views[array]
             dims = [dims[0] + Affine(((window_index, 1),))]
-        pattern, _ = classify(dims, self.tree.fastest_index(loop_region))
+        pattern = classify(dims, self.tree.fastest_index(loop_region))
         loop = None if loop_region is None else self.tree.owner[loop_region]
         return MemoryAccess(array, self._array_name(array), loop, pattern, write=node.kind == "store")
 
@@ -844,7 +844,8 @@ class CoeffectSolver:
     def _structural_pass(self, declaration_id: int, declaration: Node) -> None:
         """The structural reading of one declaration's nodes, in schedule order (a node after its
         operands, an owner after its regions), in rounds until the carried values settle."""
-        sources = {p: s for r in self.tree.regions_of.get(declaration_id, ()) for p, s in self._param_sources(r).items()}
+        regions = self.tree.regions_of.get(declaration_id, ())
+        sources = {param: froms for r in regions for param, froms in self._param_sources(r).items()}
         # Only a carried value (a source computed inside its own region) can change in a later round.
         carried = any(self.tree.defined_within(v, self.tree.home[p]) for p, froms in sources.items() for v in froms)
         values = self.structural
@@ -857,7 +858,9 @@ class CoeffectSolver:
                 step, item = stack.pop()
                 if step == "region":
                     region = self.graph.region(item)
-                    for param in (*region.params, *(() if region.token is None else (region.token,))):
+                    if region.token is not None:
+                        values[region.token] = PURE
+                    for param in region.params:
                         new = join(values.get(v, PURE) for v in sources.get(param, ()))
                         changed |= new != values.get(param, PURE)
                         values[param] = new

@@ -86,7 +86,7 @@ from typing import Any, ClassVar, Iterable, Mapping
 import attrs
 import networkx as nx
 
-from nanopass.graph import Graph, Hyperedge, Node, make_attributes
+from nanopass.graph import Graph, Hyperedge, Node, Region, make_attributes
 from nanopass.languages import Saturated
 from nanopass.pass_ import Analysis, PassContext, register
 from nanopass.passes.coeffects import (
@@ -261,14 +261,14 @@ class Colorer:
             return WIDTH_IRREGULAR, why
         return WIDTH_DENSE, "pure, rectangular and uniform"
 
-    def _carried_chain(self, region) -> bool:
+    def _carried_chain(self, region: Region) -> bool:
         """A carried value the body reads and whose next value is computed inside."""
         carried = region.params[1:]
         read = {o for n in self._region_nodes(region) for o in self.graph.node(n).operands}
         return any(param in read and k < len(region.results) and region.results[k] not in carried
                    for k, param in enumerate(carried))
 
-    def _region_nodes(self, region) -> Iterable[int]:
+    def _region_nodes(self, region: Region) -> Iterable[int]:
         for node_id in region.body:
             yield node_id
             for inner in self.graph.node(node_id).regions:
@@ -296,16 +296,13 @@ class Colorer:
                         return why
                 if node.kind == "loop" and (space is not None or whiles_anywhere):
                     return f"while loop at %{node_id}: its trip count is decided by the data"
-                inner_space = space
                 if node.kind in INDEX_SPACES:
                     scalars, containers = _bounds(node)
                     if space is not None and (any(self.varies(v, space) for v in scalars)
                                               or any(self.varies(c, space) for c in containers)):
                         return f"non-rectangular: the extent of %{node_id} varies with the enclosing index"
-                if node.kind in INDEX_SPACES or node.kind == "loop":
-                    stack.extend((inner, inner) for inner in node.regions)
-                else:
-                    stack.extend((inner, inner_space) for inner in node.regions)
+                nested_space = node.kind in INDEX_SPACES or node.kind == "loop"  # its regions are the lanes now
+                stack.extend((inner, inner if nested_space else space) for inner in node.regions)
         return None
 
     # -- strands ---------------------------------------------------------------------------------------
