@@ -343,7 +343,8 @@ def test_spawns_launched_together_share_one_hyperedge():
     body = graph.node(ids["function"]).regions[0]
     assert graph.annotation("color")[body] == CONTROL
     assert dict(graph.annotation("crossings")) == {
-        0: Hyperedge("crossing", (ids["fetch"], ids["first"], ids["second"]), (("join", ids["join"]), ("waiter", body))),
+        0: Hyperedge("crossing", (ids["fetch"], ids["first"], ids["second"]),
+                     (("join", ids["join"]), ("waiter", body))),
         1: Hyperedge("crossing", (ids["join"], ids["third"]), (("join", None), ("waiter", body))),
     }
 
