@@ -52,7 +52,6 @@ from __future__ import annotations
 
 import threading
 from collections import deque
-from fractions import Fraction
 from typing import Any, ClassVar, Hashable, Mapping
 
 import attrs
@@ -388,7 +387,7 @@ def _decide_whole_graph(digraph: nx.DiGraph, timeout_ms: int) -> Decision:
     if result == z3.sat:
         model = solver.model()
         values = {v: model.eval(r, model_completion=True).as_fraction() for v, r in rank.items()}
-        dense = {value: i for i, value in enumerate(sorted(set(values.values()), key=Fraction))}
+        dense = {value: i for i, value in enumerate(sorted(set(values.values())))}
         ranks = {v: dense[values[v]] for v in digraph}
         check_ranks(digraph, ranks)
         return Decision(DEADLOCK_FREE, ranks)
@@ -450,8 +449,8 @@ def check_deadlock(graph: Graph, method: str = "scc", z3_timeout_ms: int = 60_00
 # -- the analysis --------------------------------------------------------------------------
 def _method_option(instance: Any, attribute: attrs.Attribute, value: str) -> None:
     if value not in METHODS:
-        raise DiagnosticError(Diagnostic(Span("<pipeline>", 1, 1, 1, 1), f"option 'method' of pass 'deadlock' "
-                                                                         f"expects {' or '.join(METHODS)}, got '{value}'"))
+        message = f"option 'method' of pass 'deadlock' expects {' or '.join(METHODS)}, got '{value}'"
+        raise DiagnosticError(Diagnostic(Span("<pipeline>", 1, 1, 1, 1), message))
 
 
 @register

@@ -28,7 +28,8 @@ class Module:
     def __init__(self) -> None:
         self.b = Builder(FILE)
 
-    def actor(self, name: str, line: int, body: Callable[["Module", int, int], int | None] = lambda m, s, x: None) -> int:
+    def actor(self, name: str, line: int,
+              body: Callable[["Module", int, int], int | None] = lambda m, s, x: None) -> int:
         """A global holding ``Actor.start 0 handler``; ``body(module, state, msg)`` returns the reply (or None)."""
         b = self.b
         with b.region() as decl:
@@ -409,7 +410,8 @@ def test_the_shared_example_parsed_and_elaborated():
         "cycles": [],
         "dynamic_sites": [{"line": 22, "col": 13, "reason": DYNAMIC_REASON}],
     }
-    assert [(s.span.line, s.span.col) for s in report.wait_for.digraph.edges["parser", "catalog"]["sites"]] == [(11, 17)]
+    parser_sites = report.wait_for.digraph.edges["parser", "catalog"]["sites"]
+    assert [(s.span.line, s.span.col) for s in parser_sites] == [(11, 17)]
 
 
 def test_a_cycle_in_source_through_a_helper_names_its_lines():

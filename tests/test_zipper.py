@@ -60,7 +60,8 @@ def test_moves_follow_body_order_and_fall_off_as_none():
     a = f.down()
     assert a.focus == ids["A"] and a.is_first and a.is_leaf and a.down() is None and a.left() is None
     b = a.right()
-    assert b.focus == ids["B"] and b.index == 1 and tuple(b.path.left) == (ids["A"],) and tuple(b.path.right) == (ids["C"],)
+    assert b.focus == ids["B"] and b.index == 1
+    assert tuple(b.path.left) == (ids["A"],) and tuple(b.path.right) == (ids["C"],)
     c = b.right()
     assert c.focus == ids["C"] and c.is_last and c.right() is None
     assert c.owner() == b.owner() and g.node(c.owner()).kind == "if"
