@@ -4,8 +4,9 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 APT_STAMP := $(VENV)/.apt-installed
-# Debian tools the tests drive (mlir-opt for the psg text, graphviz for pictures).
-APT_PACKAGES := graphviz mlir-22-tools
+# Debian tools the tests drive (mlir-opt for the psg text, graphviz for pictures,
+# iverilog and verilator for the Verilog the CIRCT backend exports).
+APT_PACKAGES := graphviz mlir-22-tools iverilog verilator
 
 .PHONY: install demo test apt clean
 
