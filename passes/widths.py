@@ -386,6 +386,7 @@ class Rec:
     fields: tuple  # ((name, value), ...) in construction order
 
     def get(self, name: str) -> Any:
+        """The field's value; None (unknown) for a field the record does not have."""
         for key, value in self.fields:
             if key == name:
                 return value
@@ -421,24 +422,18 @@ def join(a: Any, b: Any) -> Any:
             return None
         names = [n for n, _ in a.fields]
         names += [n for n, _ in b.fields if n not in names]
-        return Rec(a.type, tuple((n, join(_field(a, n), _field(b, n))) for n in names))
+        return Rec(a.type, tuple((n, join(a.get(n), b.get(n))) for n in names))
     if isinstance(a, Uni):
         merged = dict(a.cases)
         for case, payload in b.cases:
             if case in merged:
                 old = merged[case]
-                merged[case] = tuple(join(x, y) for x, y in zip(old, payload)) if len(old) == len(payload) else None
+                same_shape = old is not None and payload is not None and len(old) == len(payload)
+                merged[case] = tuple(join(x, y) for x, y in zip(old, payload)) if same_shape else None
             else:
                 merged[case] = payload
         return Uni(tuple(sorted(merged.items())))
     return Box(join(a.element, b.element))
-
-
-def _field(record: Rec, name: str) -> Any:
-    for key, value in record.fields:
-        if key == name:
-            return value
-    return None  # a field one side does not have: unknown
 
 
 def leq(a: Any, b: Any) -> bool:
@@ -464,7 +459,7 @@ def widen(old: Any, new: Any, depth: int = 0) -> Any:
         grown = join(old, new)
         if not isinstance(grown, Rec):
             return None
-        return Rec(old.type, tuple((n, widen(_field(old, n), v, depth + 1)) for n, v in grown.fields))
+        return Rec(old.type, tuple((n, widen(old.get(n), v, depth + 1)) for n, v in grown.fields))
     if isinstance(old, Uni):
         grown = join(old, new)
         before = dict(old.cases)
@@ -621,7 +616,10 @@ class _Analyzer:
             region = self.graph.region(node.regions[0])
             if name in self.closed:
                 args = self.params.get(name, BOTTOM)
-                args = args.items if isinstance(args, Tup) else (BOTTOM,) * len(region.params)
+                if not isinstance(args, Tup):  # never called yet, or calls of differing shapes
+                    args = (BOTTOM if args is BOTTOM else None,) * len(region.params)
+                else:
+                    args = args.items
             else:
                 args = (None,) * len(region.params)
             if any(a is BOTTOM for a in args):
@@ -664,7 +662,10 @@ class _Analyzer:
         for overlay in reversed(self.overlays):
             if node_id in overlay:
                 return overlay[node_id]
-        return self.values.get(node_id)
+        value = self.values.get(node_id)
+        if value is None:  # unknown: any value of its type, which for an integer is an interval
+            return type_range(self.static(node_id))
+        return value
 
     def static(self, node_id: int) -> str | None:
         return scalar_type(self.types.get(node_id))
@@ -708,7 +709,7 @@ class _Analyzer:
             return Interval(0, 1)
         if op in ("fst", "snd") and args and isinstance(args[0], Tup) and len(args[0].items) == 2:
             return args[0].items[0 if op == "fst" else 1]
-        if op in ("abs", "min", "max"):
+        if (op, len(args)) in (("abs", 1), ("min", 2), ("max", 2)):
             return self._math(op, node_id, node, args)
         if op in ("Array.copy", "List.rev") and args:
             return Box(self.element(args[0])) if isinstance(args[0], Box) else None
@@ -732,7 +733,8 @@ class _Analyzer:
             (a,) = values
             low = 0 if a.lo <= 0 <= a.hi else min(abs(a.lo), abs(a.hi))
             # abs of MinValue faults; every other magnitude fits.
-            return Interval(low, min(max(abs(a.lo), abs(a.hi)), full.hi))
+            high = min(max(abs(a.lo), abs(a.hi)), full.hi)
+            return Interval(low, high) if low <= high else BOTTOM
         a, b = values
         pick = min if op == "min" else max
         return Interval(pick(a.lo, b.lo), pick(a.hi, b.hi))
@@ -961,9 +963,16 @@ class _Analyzer:
         Joins, then widening, then narrowing steps each kept only when still
         a post-fixed point (so the node values recorded are sound).
         """
+        size = len(init.items)
+
+        def next_of(x: Tup) -> Tup:
+            found = join(init, step(x))
+            # A body yielding another number of values (an ill-formed graph) knows nothing.
+            return found if isinstance(found, Tup) and len(found.items) == size else Tup((None,) * size)
+
         x, count = init, 0
         while True:
-            y = join(init, step(x))
+            y = next_of(x)
             if leq(y, x):
                 break
             count += 1
@@ -974,7 +983,7 @@ class _Analyzer:
         for _ in range(_NARROWING_STEPS):
             if y == x:
                 break
-            z = join(init, step(y))
+            z = next_of(y)
             if not leq(z, y):
                 step(x)  # record the nodes again from the proven fixed point
                 break
