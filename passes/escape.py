@@ -111,6 +111,10 @@ def actor_sink(actor: int) -> tuple:
     return ("actor", actor)
 
 
+def is_sink(obj: Any) -> bool:
+    return isinstance(obj, tuple) and obj[0] in ("outside", "caller", "actor")
+
+
 @attrs.frozen(slots=True)
 class Allocation:
     """Where one allocation goes: ``place`` (one of `PLACES`), whose arena, and why."""
@@ -151,6 +155,7 @@ class _Flows:
         self.decls = {node.attr("name"): (node_id, node) for node_id, node in graph.top_level()
                       if node.attr("name") is not None}
         self.entries = entries
+        self.scalars = {node_id for node_id, t in self.types.items() if isinstance(t, T.TPrim)}
         self.closed = closed_functions(graph, entries)
         self.points: dict[Any, set] = defaultdict(set)  # value id -> objects it may be
         self.holds: dict[Any, set] = defaultdict(set)  # object -> objects it may hold
@@ -227,8 +232,10 @@ class _Flows:
         if len(target) != before:
             self.changed = True
 
-    def pts(self, node_id: int) -> set:
-        return self.points[node_id]
+    def into(self, value: int, items: Iterable) -> None:
+        """``items`` join what ``value`` may be; a scalar (int, float, bool, string, unit) is never an object."""
+        if value not in self.scalars:
+            self.grow(self.points[value], items)
 
     def held(self, objects: Iterable) -> set:
         """What the objects may hold."""
@@ -238,7 +245,8 @@ class _Flows:
         return found
 
     def reach(self, sink: Any) -> set:
-        """Every object ``sink`` holds, directly or inside other objects."""
+        """Every object ``sink`` holds, directly or inside other objects; other sinks are not entered
+        (what the outside holds is the outside's, even when a caller handed it over)."""
         seen: set = set()
         stack = list(self.holds[sink])
         while stack:
@@ -246,7 +254,8 @@ class _Flows:
             if obj in seen:
                 continue
             seen.add(obj)
-            stack.extend(self.holds[obj])
+            if not is_sink(obj):
+                stack.extend(self.holds[obj])
         return seen
 
     def results(self, region_id: int) -> set:
@@ -304,7 +313,7 @@ class _Flows:
 
     # -- allocations -------------------------------------------------------------------------------------------
     def allocate(self, node_id: int, holds: Iterable) -> None:
-        self.grow(self.points[node_id], (node_id,))
+        self.into(node_id, (node_id,))
         self.grow(self.holds[node_id], holds)
 
     def operand_objects(self, node: Node) -> set:
@@ -336,7 +345,7 @@ class _Flows:
             self.grow(self.holds[node_id], self.results(region))
 
     def flow_actor(self, node_id: int, node: Node) -> None:
-        self.grow(self.points[node_id], (node_id,))
+        self.into(node_id, (node_id,))
 
     def flow_parallel_for(self, node_id: int, node: Node) -> None:
         self.allocate(node_id, self.results(node.regions[0]))
@@ -362,18 +371,18 @@ class _Flows:
             self.allocate(node_id, args | self.held(args))
         elif op not in INTRINSICS:
             self.escape_to_outside(node.operands)  # an operation the analysis does not know
-            self.grow(self.points[node_id], (OUTSIDE,))
+            self.into(node_id, (OUTSIDE,))
         elif not isinstance(self.types.get(node_id), T.TPrim):
-            self.grow(self.points[node_id], self.held(args) | (args if op in ("min", "max") else set()))
+            self.into(node_id, self.held(args) | (args if op in ("min", "max") else set()))
 
     # -- reading values ------------------------------------------------------------------------------------------
     def flow_proj(self, node_id: int, node: Node) -> None:
         source = node.operands[0]
         carried = self.carried(source, node.attr("index"))
         if carried is not None:
-            self.grow(self.points[node_id], carried)
+            self.into(node_id, carried)
         else:
-            self.grow(self.points[node_id], self.held(self.points[source]))
+            self.into(node_id, self.held(self.points[source]))
 
     def carried(self, source: int, index: Any) -> set | None:
         """The objects of value ``index`` of a node that yields several (a branch or loop), else None."""
@@ -398,7 +407,7 @@ class _Flows:
         return self.points[params[index]] if index < len(params) else set()
 
     def flow_field(self, node_id: int, node: Node) -> None:
-        self.grow(self.points[node_id], self.held(self.points[node.operands[0]]))
+        self.into(node_id, self.held(self.points[node.operands[0]]))
 
     flow_index = flow_field
     flow_case_field = flow_field
@@ -410,13 +419,13 @@ class _Flows:
         name = node.attr("name")
         target = self.decls.get(name)
         if target is None:
-            self.grow(self.points[node_id], (("intrinsic", name),))
+            self.into(node_id, (("intrinsic", name),))
         elif target[1].kind == "global":
-            self.grow(self.points[node_id], self.results(target[1].regions[0]))
+            self.into(node_id, self.results(target[1].regions[0]))
         elif target[1].kind == "func":
-            self.grow(self.points[node_id], (("func", name),))
+            self.into(node_id, (("func", name),))
         else:  # an extern as a value: calling it runs code outside the program
-            self.grow(self.points[node_id], (OUTSIDE,))
+            self.into(node_id, (OUTSIDE,))
 
     def flow_store(self, node_id: int, node: Node) -> None:
         value = self.points[node.operands[-1]]
@@ -426,7 +435,7 @@ class _Flows:
     # -- branches and loops -----------------------------------------------------------------------------------------
     def flow_if(self, node_id: int, node: Node) -> None:
         for region in node.regions:
-            self.grow(self.points[node_id], self.results(region))
+            self.into(node_id, self.results(region))
 
     def carry(self, params: tuple[int, ...], inits: tuple[int, ...], body: int) -> None:
         """Carried params get the initial values and what the body yields next."""
@@ -441,7 +450,7 @@ class _Flows:
         cond, body = node.regions
         self.carry(self.params(cond), node.operands, body)
         self.carry(self.params(body), node.operands, body)
-        self.grow(self.points[node_id], set().union(*(self.points[p] for p in self.params(cond))))
+        self.into(node_id, set().union(*(self.points[p] for p in self.params(cond))))
 
     def flow_for(self, node_id: int, node: Node) -> None:
         (body,) = node.regions
@@ -450,7 +459,7 @@ class _Flows:
         if node.kind == "foreach" and params:
             self.grow(self.points[params[0]], self.held(self.points[node.operands[0]]))
         self.carry(params[1:], node.operands[skip:], body)
-        self.grow(self.points[node_id], set().union(*(self.points[p] for p in params[1:])))
+        self.into(node_id, set().union(*(self.points[p] for p in params[1:])))
 
     flow_foreach = flow_for
 
@@ -463,8 +472,8 @@ class _Flows:
             self.grow(self.points[item], items)
             self.grow(self.points[acc], self.points[node.operands[1]] if len(node.operands) > 1 else items)
             self.grow(self.points[acc], self.results(region))
-            self.grow(self.points[node_id], self.points[acc])
-        self.grow(self.points[node_id], self.results(region))
+            self.into(node_id, self.points[acc])
+        self.into(node_id, self.results(region))
 
     # -- calls and messages ---------------------------------------------------------------------------------------------
     def bind(self, region: int, args: tuple[int, ...]) -> None:
@@ -481,7 +490,7 @@ class _Flows:
         target = self.decls.get(name) if name is not None else None
         if target is not None and target[1].kind == "func":
             self.bind(target[1].regions[0], args)
-            self.grow(self.points[node_id], self.results(target[1].regions[0]))
+            self.into(node_id, self.results(target[1].regions[0]))
             return
         if target is not None and target[1].kind == "extern":
             self.call_extern(node_id, target[1], args)
@@ -494,25 +503,25 @@ class _Flows:
         if not extern.attr("pure", False):
             self.grow(self.holds[OUTSIDE], handed)
         # It may give back what it was handed, or something of its own.
-        self.grow(self.points[node_id], handed | self.held(handed) | {OUTSIDE})
+        self.into(node_id, handed | self.held(handed) | {OUTSIDE})
 
     def call_value(self, node_id: int, obj: Any, args: tuple[int, ...]) -> None:
         if isinstance(obj, int) and self.graph.node(obj).kind == "lambda":
             region = self.graph.node(obj).regions[0]
             self.bind(region, args)
-            self.grow(self.points[node_id], self.results(region))
+            self.into(node_id, self.results(region))
         elif isinstance(obj, int) and self.graph.node(obj).kind == "pap":
             self.call_partial(node_id, self.graph.node(obj), args)
         elif isinstance(obj, tuple) and obj[0] == "func" and obj[1] in self.decls:
             region = self.decls[obj[1]][1].regions[0]
             self.bind(region, args)
-            self.grow(self.points[node_id], self.results(region))
+            self.into(node_id, self.results(region))
         elif isinstance(obj, tuple) and obj[0] == "intrinsic":
             handed = set().union(*(self.points[a] for a in args)) if args else set()
-            self.grow(self.points[node_id], handed | self.held(handed))
+            self.into(node_id, handed | self.held(handed))
         else:  # a function from outside
             self.escape_to_outside(args)
-            self.grow(self.points[node_id], (OUTSIDE,))
+            self.into(node_id, (OUTSIDE,))
 
     def call_partial(self, node_id: int, pap: Node, args: tuple[int, ...]) -> None:
         """A partial application called: its target gets the bound and the new arguments (params merged)."""
@@ -529,7 +538,7 @@ class _Flows:
             for param in self.params(region):
                 for arg in everything:
                     self.grow(self.points[param], self.points[arg])
-            self.grow(self.points[node_id], self.results(region))
+            self.into(node_id, self.results(region))
 
     def message(self, node_id: int, node: Node, replies: bool) -> None:
         target, message = node.operands
@@ -539,14 +548,14 @@ class _Flows:
             if actor is None or actor.kind != "actor":
                 self.grow(self.holds[UNKNOWN_ACTOR], sent)
                 if replies:
-                    self.grow(self.points[node_id], (OUTSIDE,))
+                    self.into(node_id, (OUTSIDE,))
                 continue
             handler = self.graph.region(actor.regions[0])
             self.grow(self.holds[actor_sink(obj)], sent)
             if len(handler.params) > 1:
                 self.grow(self.points[handler.params[1]], sent)
             if replies and len(handler.results) > 1:
-                self.grow(self.points[node_id], self.points[handler.results[1]])
+                self.into(node_id, self.points[handler.results[1]])
 
     def flow_post(self, node_id: int, node: Node) -> None:
         self.message(node_id, node, replies=True)
