@@ -9,6 +9,9 @@ Read top to bottom, this file is the pipeline:
     Saturated    higher-order intrinsics and `match` are sub-graphs of
                  primitives: parallel index spaces, reductions, stencils,
                  scans and scatters, decision trees of tag tests
+    Telemetry    Saturated with ``probe`` nodes at coeffect boundaries
+                 (optional: the ``telemetry`` pass adds them and
+                 ``strip-telemetry`` takes them out again)
 
 Value conventions shared by every language (the front end builds them, the
 interpreter runs them, passes preserve them):
@@ -228,3 +231,15 @@ Saturated = Elaborated.delta(
 )
 
 LANGUAGES = {lang.name: lang for lang in (Clef, Elaborated, Saturated)}
+
+# -- telemetry: probes at coeffect boundaries, off unless asked for ---------------
+# A probe owns one region holding the node it measures (a pure computation, a
+# resource access or an actor message); its value is the region's value, and it
+# takes the measured node's place in the token chain when that node had one.
+Telemetry = Saturated.extend(
+    "telemetry",
+    kind("probe", attributes=("probe", "site"), regions=1, token="optional",
+         doc="measures its region: probe is cycles, latency or queue; site names the place; "
+             "the value is the region's (the measured node's)"),
+)
+LANGUAGES[Telemetry.name] = Telemetry
