@@ -2,7 +2,7 @@
 
 The public surface: `Graph` and `Builder` (the PSG), `Language`, `Pass` /
 `RewritePass` / `Analysis`, `Pipeline`, the MLIR text form (`to_mlir`,
-`from_mlir`), and the front door (`parse`, `run`, `profile`,
+`from_mlir`), and the front door (`parse`, `run`, `jit`, `profile`,
 `default_pipeline`).  The last two groups live in upper layers and are
 imported on first use, so that importing the core stays light.
 """
@@ -18,6 +18,7 @@ _LAZY = {
     "from_mlir": "nanopass.mlir",
     "parse": "nanopass.frontend",
     "run": "nanopass.driver",
+    "jit": "nanopass.driver",
     "profile": "nanopass.driver",
     "default_pipeline": "nanopass.driver",
 }

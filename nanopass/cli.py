@@ -141,6 +141,17 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_compile(args: argparse.Namespace) -> int:
+    from nanopass.backends import llvm
+
+    text = llvm.compile_ir(load_program(args.file), args.entry, externs=args.externs)
+    if args.output:
+        write_atomically(args.output, text)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
 def _json_value(value) -> str:
     from nanopass.driver import to_python
 
@@ -185,8 +196,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--args", default="[]", help="the arguments as a JSON list")
     p.add_argument("--externs", help="a .py file whose functions implement the program's externs")
     p.add_argument("--profile", action="store_true", help="print work/span CSV after the result")
-    p.add_argument("--backend", default="interp", choices=["interp"])
+    p.add_argument("--backend", default="interp", choices=["interp", "llvm"])
     p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("compile", help="compile a program's native functions; write the optimized IR")
+    p.add_argument("file")
+    p.add_argument("--target", default="llvm", choices=["llvm"])
+    p.add_argument("--entry", help="only this function and what it calls (default: the whole program)")
+    p.add_argument("--externs", help="a .py file whose functions implement the program's externs")
+    p.add_argument("-o", "--output", help="write the IR here (default: stdout)")
+    p.set_defaults(func=cmd_compile)
 
     p = sub.add_parser("demo", help="run the bundled examples end to end")
     p.set_defaults(func=cmd_demo)

@@ -39,14 +39,33 @@ def as_graph(program: str | bytes | Graph, filename: str = "<input>") -> Graph:
     return parse(program, filename=filename)
 
 
+BACKENDS = ("interp", "llvm")
+
+
 def run(program: str | bytes | Graph, entry: str, *args: Any,
         externs: Mapping[str, Any] | str | None = None, backend: str = "interp") -> Any:
-    """Run ``entry`` of a program (source text or graph) on ``args``."""
-    if backend != "interp":
-        raise ValueError(f"unknown backend {backend!r} (available: interp)")
+    """Run ``entry`` of a program (source text or graph) on ``args``.
+
+    ``backend``: ``interp`` (the reference interpreter) or ``llvm`` (compiled
+    width strands, the rest on the interpreter: `nanopass.backends.llvm`).
+    """
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown backend {backend!r} (available: {', '.join(BACKENDS)})")
+    if backend == "llvm":
+        from nanopass.backends import llvm
+
+        return llvm.run(as_graph(program), entry, *args, externs=externs)
     from nanopass.interpreter import run_graph
 
     return run_graph(as_graph(program), entry, *args, externs=externs)
+
+
+def jit(program: str | bytes | Graph, entry: str, externs: Mapping[str, Any] | str | None = None,
+        **options: Any):
+    """A Python callable for ``entry``, compiled by the LLVM backend (`nanopass.backends.llvm.jit`)."""
+    from nanopass.backends import llvm
+
+    return llvm.jit(as_graph(program), entry, externs=externs, **options)
 
 
 def profile(program: str | bytes | Graph, entry: str, *args: Any,

@@ -586,7 +586,7 @@ class FunctionEmitter:
                                                               offset))
             flat = parts[0] if rank == 1 else b.add(b.mul(parts[0], dims[1]), parts[1])
         else:
-            wide = [b.sext(self.value(i), I64) for i in indices]
+            wide = [self.wide_index(i) for i in indices]
             if not self.facts.in_range_by_construction(nid, self.g.node(nid)):
                 payload_dims = dims + [const_int(I64, 0)] * (2 - rank)
                 for d in range(rank):
@@ -594,6 +594,14 @@ class FunctionEmitter:
                                  [wide[d]] + payload_dims)
             flat = wide[0] if rank == 1 else b.add(b.mul(wide[0], dims[1]), wide[1])
         return b.gep(b.extract_value(array, 0), [flat], inbounds=True)
+
+    def wide_index(self, value: int) -> ir.Value:
+        """An index as i64: a loop's own index is its induction variable (the index is its truncation)."""
+        iv = self.iv.get(self.plan.alias(value))
+        if iv is not None:
+            return iv
+        index = self.value(value)
+        return self.b.sext(index, I64) if index.type.width < 64 else index
 
     def k_index(self, nid: int, node: Node) -> None:
         source = node.operands[0]

@@ -136,6 +136,10 @@ class NativeProgram:
 
     def ir(self, entry: str | None = None) -> str:
         """The optimized LLVM IR of the module an entry (or, without one, the whole program) runs."""
+        if entry is not None and entry not in self.machine.declarations:
+            names = ", ".join(sorted(self.plan.functions))
+            raise DiagnosticError(Diagnostic(UNKNOWN_SPAN, f"the program has no top-level '{entry}'; expected one "
+                                                           f"of: {names or '(none)'}"))
         if entry is not None and entry in self.plan.functions:
             compiled, _, _ = self.unit((entry,), ())
         else:
