@@ -30,7 +30,8 @@ Three kinds of *sink* stand for what outlives a frame (a function, closure,
 * **the outside** holds what an effectful extern or an unknown function is
   handed, what an entry point returns, a global's value, and what a closure
   reachable from the outside returns (whose params then come from the
-  outside).  Entry points are those of `nanopass.passes.widths`: named by
+  outside).  A value read out of the outside stands for all of it: what the
+  outside was handed is on the heap already and is not traced back in.  Entry points are those of `nanopass.passes.widths`: named by
   ``entries`` (``escape{entries=main}``), marked ``[<EntryPoint>]``, and
   every function of a library.
 
@@ -61,9 +62,9 @@ Statistics: allocations, and one count per decision.
 
 Validation obligation: an analysis never edits nodes (`Analysis.validate`
 checks the node and region tables are the input's); the flows are an
-over-approximation, so ``stays`` is sound: the tests run programs on the
-reference interpreter and check that no object classified ``stays`` is
-reachable from what its frame returns.
+over-approximation, so ``stays`` is sound: the tests run generated
+programs on the reference interpreter and check that no object an
+allocation classified ``stays`` made is reachable from the entry's result.
 """
 
 from __future__ import annotations
@@ -100,6 +101,7 @@ PLACES = ("stack", "region-arena", "caller-arena", "actor-arena", "heap")
 
 # The sinks (objects that stand for what outlives a frame).
 OUTSIDE = ("outside",)
+OUTSIDE_ONLY = frozenset({OUTSIDE})
 UNKNOWN_ACTOR = ("actor", None)
 
 
@@ -159,7 +161,6 @@ class _Flows:
         self.closed = closed_functions(graph, entries)
         self.points: dict[Any, set] = defaultdict(set)  # value id -> objects it may be
         self.holds: dict[Any, set] = defaultdict(set)  # object -> objects it may hold
-        self.holds[OUTSIDE].add(OUTSIDE)  # what comes from outside may hold anything from outside
         self.frames: dict[int, Frame] = {}
         self.frame_of: dict[int, int] = {}  # node id -> its frame's region
         self.iterations_of: dict[int, tuple[int, ...]] = {}  # node id -> enclosing iteration regions, innermost first
@@ -238,10 +239,12 @@ class _Flows:
             self.grow(self.points[value], items)
 
     def held(self, objects: Iterable) -> set:
-        """What the objects may hold."""
+        """What the objects may hold.  What is read out of the outside is the outside: the objects
+        handed to it are not brought back one by one (they are on the heap already), which keeps the
+        sets small."""
         found: set = set()
         for obj in list(objects):
-            found |= self.holds[obj]
+            found |= (OUTSIDE_ONLY if obj == OUTSIDE else self.holds[obj])
         return found
 
     def reach(self, sink: Any) -> set:
@@ -584,6 +587,10 @@ class _Decider:
         sinks |= {actor_sink(a) for a, n in flows.graph.live_nodes() if n.kind == "actor"}
         self.reached = {sink: flows.reach(sink) for sink in sinks}
         self.held_somewhere = set().union(*(held for obj, held in flows.holds.items() if obj not in sinks))
+        self.call_sites: dict[str, set[str]] = defaultdict(set)  # callee -> the frames that call it
+        for node_id, node in flows.graph.live_nodes():
+            if node.kind == "call" and node.attr("callee") is not None and node_id in flows.frame_of:
+                self.call_sites[node.attr("callee")].add(flows.frames[flows.frame_of[node_id]].name)
 
     def decide(self, node_id: int, node: Node) -> tuple[str, Allocation]:
         frame = self.flows.frames[self.flows.frame_of[node_id]]
@@ -625,9 +632,7 @@ class _Decider:
         if frame.kind == "func":
             if frame.name not in self.flows.closed:
                 return []
-            sites = [self.flows.frames[self.flows.frame_of[i]].name for i, n in self.graph.live_nodes()
-                     if n.kind == "call" and n.attr("callee") == frame.name and i in self.flows.frame_of]
-            return sorted(set(sites))
+            return sorted(self.call_sites.get(frame.name, ()))
         if frame.kind in ("lambda", "async"):
             if frame.owner in self.reached[OUTSIDE]:
                 return []
