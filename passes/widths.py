@@ -992,7 +992,7 @@ class _Analyzer:
 
     def kind_loop(self, node_id: int, node: Node) -> Any:
         cond_id, body_id = node.regions
-        cond_region, body_region = self.graph.region(cond_id), self.graph.region(body_id)
+        cond_region = self.graph.region(cond_id)
         init = Tup(tuple(self.read(o) for o in node.operands))
         if any(v is BOTTOM for v in init.items):
             return BOTTOM

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from nanopass.diagnostics import DiagnosticError
@@ -303,6 +303,14 @@ def literal(draw, type_name: str) -> str:
     return f"({text})" if value < 0 else text
 
 
+# Called only from the generated entry point: their parameters come from its calls.
+HELPERS = """\
+let clamp (x: int) (lo: int) : int = if x < lo then lo else x - lo
+let rec steps (x: int) : int = if x <= 0 then 0 else 1 + steps (x - 3)
+
+"""
+
+
 class ProgramDraw:
     """A well-typed Clef function of integer lets, comparisons, branches and small loops."""
 
@@ -323,8 +331,13 @@ class ProgramDraw:
 
     def expression(self, type_name: str) -> str:
         form = self.draw(st.sampled_from(("arith", "arith", "bits", "shift", "divide", "convert", "branch", "neg",
-                                           "narrowed")))
+                                           "narrowed", "call")))
         a = self.operand(type_name)
+        if form == "call" and type_name == "int":  # parameters from the callers, and recursion
+            helper = self.draw(st.sampled_from(["clamp", "steps"]))
+            if helper == "clamp":
+                return f"clamp {a} {self.operand('int')}"
+            return f"steps ({a} &&& {self.draw(st.integers(0, 63))})"
         if form == "narrowed":  # a narrow interval near an end, so that arithmetic on it may wrap
             narrowing = self.draw(st.sampled_from(["&&&", ">>>", "%"]))
             amount = literal(self.draw, "int" if narrowing == ">>>" else type_name)
@@ -382,7 +395,8 @@ class ProgramDraw:
             self.let()
         names = [n for names in self.scope.values() for n in names]
         header = " ".join(f"({n}: {t})" for n, t in PARAMS)
-        return "\n".join(["[<EntryPoint>]", f"let f {header} =", *self.lines, f"    ({', '.join(names)})"]) + "\n"
+        return HELPERS + "\n".join(["[<EntryPoint>]", f"let f {header} =", *self.lines,
+                                    f"    ({', '.join(names)})"]) + "\n"
 
 
 @st.composite
