@@ -22,11 +22,11 @@ probe).  The sites:
   registry, a database).
 * ``queue``: a ``post`` or ``tell`` to an actor.
 
-"Needs no resource" reads the ``coeffects`` table when the graph has one
-(`nanopass.passes.coeffects`: a node's requirement has no resources);
-otherwise it is computed here from the graph: a least fixed point over the
-call graph of which functions may call a resource extern, post or tell, or
-call a closure (which may do either).
+"Needs no resource" is read off the coeffects (`nanopass.passes.coeffects`):
+a node whose requirement has no resources (posting to an actor reaches its
+mailbox, a resource extern its resource, through calls too).  The
+``coeffects`` table is used when the graph has one; otherwise the pass runs
+that analysis itself, so purity has one definition.
 
 ``site`` names the place: ``<declaration>:<what>@<line>:<col>`` (``what`` is
 ``Array.map``, ``call fetchAll``, ``post catalog``, ...), with ``#2``, ``#3``
@@ -71,50 +71,19 @@ CLOSURES = frozenset({"lambda", "async", "actor"})
 
 
 class _Resources:
-    """Which nodes may reach a resource (a resource extern, an actor's mailbox, an unknown closure's)."""
+    """Which nodes may reach a resource, read off the coeffects (a requirement with resources)."""
 
     def __init__(self, graph: Graph):
-        self.graph = graph
-        self.table = graph.annotation("coeffects")
-        self.decls = {node.attr("name"): node for _, node in graph.top_level() if node.attr("name") is not None}
-        self.functions: set[str] = set()
-        if not self.table:
-            self._solve()
+        table = graph.annotation("coeffects")
+        if not table:  # the analysis has not run: run it, so that purity has one definition
+            from nanopass.passes.coeffects import Coeffects
 
-    def _solve(self) -> None:
-        funcs = [(node.attr("name"), node.regions[0]) for _, node in self.graph.top_level() if node.kind == "func"]
-        while True:
-            self._memo: dict[int, bool] = {}
-            found = {name for name, region in funcs if self._region(region)}
-            if found == self.functions:
-                return
-            self.functions = found
-
-    def _region(self, region_id: int) -> bool:
-        if region_id not in self._memo:
-            self._memo[region_id] = False  # a region reached again inside itself adds nothing new
-            self._memo[region_id] = any(self._own(n) for n in self.graph.walk_region(region_id))
-        return self._memo[region_id]
-
-    def _own(self, node_id: int) -> bool:
-        node = self.graph.node(node_id)
-        if node.kind in MESSAGES:
-            return True
-        if node.kind != "call":
-            return False
-        target = self.decls.get(node.attr("callee")) if node.attr("callee") is not None else None
-        if target is None:
-            return True  # a closure value: it may reach anything
-        if target.kind == "extern":
-            return target.attr("resource") is not None
-        return target.attr("name") in self.functions
+            table = Coeffects().analyze(graph, PassContext())["coeffects"]
+        self.table = table
 
     def reaches(self, node_id: int) -> bool:
-        if self.table:
-            need = self.table.get(node_id)
-            return need is None or bool(need.resources)
-        node = self.graph.node(node_id)
-        return self._own(node_id) or any(self._region(r) for r in node.regions)
+        need = self.table.get(node_id)
+        return need is None or bool(need.resources)
 
 
 def _site_name(graph: Graph, declaration: str, node: Node) -> str:
