@@ -5,7 +5,9 @@
 the AST node that produced it), and the ``types`` annotation table (node id ->
 `nanopass.frontend.types.Type`) filled for every value node and every
 declaration (a ``var`` has the type of its contents, a record or union
-``typedef`` the type it names; a measure has none).  The value conventions are those of
+``typedef`` the type it names; a measure has none), and the ``typedefs`` table
+(record or union ``typedef`` id -> its `RecordDef` / `UnionDef`: the field and
+case types, which no node carries).  The value conventions are those of
 `nanopass.languages`.
 
 Desugarings done here, each to the plainest form the languages state:
@@ -88,6 +90,7 @@ class _Lowering:
         self.source = source
         self.b = Builder(filename)
         self.types: dict[int, T.Type] = {}
+        self.typedefs: dict[int, T.RecordDef | T.UnionDef] = {}
         self.param_spans: dict[int, Span] = {}  # params located by their own pattern
         self.diagnostics: list[Diagnostic] = []
         # Locals are keyed by the AST node that introduces them (a NamePattern, or the
@@ -118,6 +121,10 @@ class _Lowering:
     def set_type(self, node_id: int, type_: T.Type | None) -> None:
         if type_ is not None:
             self.types[node_id] = type_
+
+    def set_typedef(self, node_id: int, definition: T.RecordDef | T.UnionDef | None) -> None:
+        if definition is not None:
+            self.typedefs[node_id] = definition
 
     def op(self, kind: str, *operands: int, at: ast.Node, type_: T.Type | None = None,
            regions: Iterable[int] = (), **attributes) -> int:
@@ -158,7 +165,8 @@ class _Lowering:
             nodes[param] = attrs.evolve(nodes[param], span=span)
         graph = attrs.evolve(graph, nodes=nodes.persistent())
         # One pmap built from the dict: much faster than merging into an empty table.
-        return graph.with_annotations(graph.annotations.set("types", pmap(self.types)))
+        return graph.with_annotations(graph.annotations.set("types", pmap(self.types))
+                                      .set("typedefs", pmap(self.typedefs)))
 
     def declaration(self, decl: ast.Decl) -> None:
         if isinstance(decl, ast.MeasureDecl):
@@ -167,10 +175,12 @@ class _Lowering:
             node = self.b.op("typedef", span=decl.span, name=decl.name, form="record",
                              fields=tuple(f.name for f in decl.fields))
             self.set_type(node, self.named_type(decl.name, self.typing.record_defs.get(decl.name)))
+            self.set_typedef(node, self.typing.record_defs.get(decl.name))
         elif isinstance(decl, ast.UnionDecl):
             node = self.b.op("typedef", span=decl.span, name=decl.name, form="union",
                              cases=tuple(c.name for c in decl.cases))
             self.set_type(node, self.named_type(decl.name, self.typing.union_defs.get(decl.name)))
+            self.set_typedef(node, self.typing.union_defs.get(decl.name))
         elif isinstance(decl, ast.ExternDecl):
             self.extern(decl)
         elif isinstance(decl, ast.LetDecl):
