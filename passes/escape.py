@@ -377,6 +377,42 @@ class _Flows:
             self.into(node_id, (OUTSIDE,))
         elif not isinstance(self.types.get(node_id), T.TPrim):
             self.into(node_id, self.held(args) | (args if op in ("min", "max") else set()))
+        # A function handed to an intrinsic (baker leaves none in Saturated; a graph built by hand may)
+        # is called with the intrinsic's values and their elements, in any position.
+        values = args | self.held(args)
+        for obj in [o for o in args if self.function_region(o) is not None or self.is_partial(o)]:
+            self.call_any(node_id, obj, values)
+
+    def function_region(self, obj: Any) -> int | None:
+        """The region of a lambda object or a function value, else None."""
+        if isinstance(obj, int) and self.graph.node(obj).kind == "lambda":
+            return self.graph.node(obj).regions[0]
+        if isinstance(obj, tuple) and obj[0] == "func" and obj[1] in self.decls:
+            return self.decls[obj[1]][1].regions[0]
+        return None
+
+    def is_partial(self, obj: Any) -> bool:
+        return isinstance(obj, int) and self.graph.node(obj).kind == "pap"
+
+    def call_any(self, node_id: int, obj: Any, values: set) -> None:
+        """A call of ``obj`` whose arguments may be any of ``values`` in any position."""
+        if self.is_partial(obj):
+            pap = self.graph.node(obj)
+            values = values | set().union(*(self.points[o] for o in pap.operands[1:]))
+            for target in list(self.points[pap.operands[0]]):
+                self.call_any(node_id, target, values)
+            return
+        if isinstance(obj, tuple) and obj[0] == "intrinsic":  # computes on its arguments, keeps none
+            self.into(node_id, values | self.held(values))
+            return
+        region = self.function_region(obj)
+        if region is None:  # a function from outside
+            self.grow(self.holds[OUTSIDE], values)
+            self.into(node_id, (OUTSIDE,))
+            return
+        for param in self.params(region):
+            self.grow(self.points[param], values)
+        self.into(node_id, self.results(region))
 
     # -- reading values ------------------------------------------------------------------------------------------
     def flow_proj(self, node_id: int, node: Node) -> None:
@@ -509,39 +545,22 @@ class _Flows:
         self.into(node_id, handed | self.held(handed) | {OUTSIDE})
 
     def call_value(self, node_id: int, obj: Any, args: tuple[int, ...]) -> None:
-        if isinstance(obj, int) and self.graph.node(obj).kind == "lambda":
-            region = self.graph.node(obj).regions[0]
+        region = self.function_region(obj)
+        if region is not None:
             self.bind(region, args)
             self.into(node_id, self.results(region))
-        elif isinstance(obj, int) and self.graph.node(obj).kind == "pap":
+            if len(args) < len(self.params(region)):  # a partial application: it holds the function and args
+                self.into(node_id, {obj}.union(*(self.points[a] for a in args)))
+        elif self.is_partial(obj):
             self.call_partial(node_id, self.graph.node(obj), args)
-        elif isinstance(obj, tuple) and obj[0] == "func" and obj[1] in self.decls:
-            region = self.decls[obj[1]][1].regions[0]
-            self.bind(region, args)
-            self.into(node_id, self.results(region))
-        elif isinstance(obj, tuple) and obj[0] == "intrinsic":
-            handed = set().union(*(self.points[a] for a in args)) if args else set()
-            self.into(node_id, handed | self.held(handed))
-        else:  # a function from outside
-            self.escape_to_outside(args)
-            self.into(node_id, (OUTSIDE,))
+        else:
+            self.call_any(node_id, obj, set().union(*(self.points[a] for a in args)) if args else set())
 
     def call_partial(self, node_id: int, pap: Node, args: tuple[int, ...]) -> None:
         """A partial application called: its target gets the bound and the new arguments (params merged)."""
-        everything = pap.operands[1:] + args
+        handed = set().union(*(self.points[a] for a in pap.operands[1:] + args))
         for target in list(self.points[pap.operands[0]]):
-            region = None
-            if isinstance(target, int) and self.graph.node(target).kind == "lambda":
-                region = self.graph.node(target).regions[0]
-            elif isinstance(target, tuple) and target[0] == "func" and target[1] in self.decls:
-                region = self.decls[target[1]][1].regions[0]
-            if region is None:
-                self.call_value(node_id, target, everything)
-                continue
-            for param in self.params(region):
-                for arg in everything:
-                    self.grow(self.points[param], self.points[arg])
-            self.into(node_id, self.results(region))
+            self.call_any(node_id, target, handed)
 
     def message(self, node_id: int, node: Node, replies: bool) -> None:
         target, message = node.operands
