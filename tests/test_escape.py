@@ -12,6 +12,7 @@ from pyrsistent import PMap
 from nanopass.diagnostics import DiagnosticError
 from nanopass.frontend import parse
 from nanopass.frontend.stack import run_with_big_stack
+from nanopass.graph import Builder
 from nanopass.interp.machine import EVALUATORS, Closure, Partial
 from nanopass.interp.values import Cons, Record, Union
 from nanopass.interpreter import Interpreter
@@ -391,3 +392,23 @@ def test_never_edits_nodes_on_any_graph(graph):
     assert set(out.annotation("escape")) == set(out.annotation("allocation"))
     assert {a.place for a in out.annotation("allocation").values()} <= {
         "stack", "region-arena", "caller-arena", "actor-arena", "heap"}
+
+
+def test_a_function_handed_to_an_intrinsic_is_followed():
+    """Baker leaves no higher-order intrinsic, but a hand-made graph may: its lambda sees the elements."""
+    b = Builder()
+    with b.region(params=["n"]) as body:
+        (n,) = body.params
+        record = b.op("record", n, type="R", fields=("X",))
+        items = b.op("array", record)
+        with b.region(params=["r"]) as identity:
+            identity.yields(identity.params[0])
+        function = b.op("lambda", regions=[identity.id])
+        mapped = b.op("native", function, items, op="Array.map")
+        body.yields(b.op("index", mapped, b.op("const", value=0, type="int")))
+    b.op("func", regions=[body.id], name="main", params=("n",), attributes=(("EntryPoint", ()),))
+    graph = Escape().run(b.build(), PassContext())
+    classes = graph.annotation("escape")
+    # The record comes back out of the map and is returned; the array and the lambda stay.
+    assert classes[record] == "escapes-to-caller"
+    assert classes[items] == classes[function] == "stays"
