@@ -1,0 +1,543 @@
+"""Flowloss (Saturated -> Saturated): static work and span, the parallelism a sequential lowering loses.
+
+Its one concern is the flow-loss figures of ../shared/FLOW_LOSS.md, read off
+the saturated graph before anything runs, for every top-level function taken
+as an entry point:
+
+* **work W** and **span S** as intervals ``[lo, hi]``: each end attained by
+  some input of the given sizes, exact where the structure is uniform, ``hi``
+  unbounded (with the reason) where the analysis cannot find an end (a
+  ``while``, recursion without a size bounding its depth, actors);
+* **parallelism P = W / S**, whose ends are taken over the sets of paths the
+  analysis keeps apart (so a branchy map over 1024 samples reads 52x ..
+  1024x, not W_lo / S_hi);
+* both readings of every reduction: as written (a chain) and reassociated
+  (``span_reassociated``: a balanced tree);
+* **serialization points**: each index space (and each ``for`` loop whose
+  iterations are independent) with the independent iterations a sequential
+  lowering puts in order, per run of the function, and its source line;
+* the **memory axis**: bytes read and written, which intermediate arrays are
+  materialized or fused into their consumer, and whether the working set
+  stays resident in the cache (`MemoryAxis`).
+
+Figures are symbolic in the sizes when sizes are not given: an array
+parameter's length is ``n`` when it is the only size (``n_<param>``, or
+``rows_<param>`` / ``cols_<param>`` for a 2-D array, when there are several),
+an int parameter is itself; formulas take every size to be at least 1 and
+every int parameter at least 0.  Given sizes (``sizes={"frame": (1024,)}``)
+and values (``values={"scenarios": 1000}``) make them numbers.
+
+The figures come from an abstract run of the profiler's cost model
+(`nanopass.passes.flowloss_interp`, with loops and recursion in
+`nanopass.passes.flowloss_loops` and the algebra in
+`nanopass.passes.flowloss_algebra`): the dynamic oracle's W and S for any
+input of the given sizes lie inside these intervals (tests/test_flowloss.py
+holds the two against each other on every example and on generated
+programs).
+
+Tables written: ``flowloss``: declaration id -> `FunctionFlow`.  Statistics:
+functions analysed, unbounded figures.  Validation obligation: an analysis
+never edits nodes (`Analysis.validate`).
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, Mapping
+
+import attrs
+import sympy as sp
+
+from nanopass.diagnostics import Diagnostic, DiagnosticError, Span
+from nanopass.frontend import types as T
+from nanopass.graph import Graph
+from nanopass.languages import Saturated
+from nanopass.pass_ import Analysis, PassContext, register
+from nanopass.passes.baker_sites import SITE_OPS
+from nanopass.passes.flowloss_algebra import (
+    INF, ZERO, Figure, Range, add, is_zero, mul, norm, number, point, r_hull, show, smax, smin)
+from nanopass.passes.flowloss_domain import ArrayV, Entry, ListV, Scalar, State, Unknown
+from nanopass.passes.flowloss_interp import Interpreter, Reason, Unsupported
+
+Sizes = Mapping[str, tuple[int, ...]]
+Values = Mapping[str, int]
+
+# Bytes per element of each scalar type (the memory axis).
+ELEMENT_BYTES = {"float": 8, "float32": 4, "int": 4, "int64": 8, "uint8": 1, "bool": 1}
+DEFAULT_ELEMENT_BYTES = 8
+
+
+@attrs.frozen
+class SerializationPoint:
+    site: str
+    ops: Figure | None  # independent operations sequenced per run; None when unbounded
+    line: int
+    node: int
+
+
+@attrs.frozen
+class ArrayTraffic:
+    name: str
+    bytes: Figure
+    fused: bool
+    node: int
+
+
+@attrs.frozen
+class MemoryAxis:
+    """Bytes in and out, intermediates materialized or fused, and whether the working set stays resident."""
+
+    bytes_in: Figure
+    bytes_out: Figure
+    inputs: tuple[str, ...]
+    intermediates: tuple[ArrayTraffic, ...]
+    working_set: Figure
+    cache_bytes: int
+
+    @property
+    def materialized(self) -> tuple[ArrayTraffic, ...]:
+        return tuple(a for a in self.intermediates if not a.fused)
+
+    @property
+    def fused(self) -> tuple[ArrayTraffic, ...]:
+        return tuple(a for a in self.intermediates if a.fused)
+
+    @property
+    def resident(self) -> bool | None:
+        """Whether the working set fits the cache (None: it depends on symbolic sizes)."""
+        if self.working_set is INF:
+            return None
+        value = number(self.working_set)
+        return None if value is None else value <= self.cache_bytes
+
+    def summary(self) -> str:
+        names = ", ".join(self.inputs) if self.inputs else "nothing"
+        verb = "stays" if len(self.inputs) == 1 else "stay"
+        if self.resident is True:
+            return f"{names} {verb} resident; no spill on this region"
+        if self.resident is False:
+            return (f"{names} spill{'s' if len(self.inputs) == 1 else ''}: working set {show(self.working_set)} "
+                    f"bytes exceeds the {self.cache_bytes} byte cache")
+        return (f"working set {show(self.working_set)} bytes; {names} {verb} resident while it fits the "
+                f"{self.cache_bytes} byte cache")
+
+
+@attrs.frozen
+class FunctionFlow:
+    """The flow-loss figures of one function taken as an entry point."""
+
+    name: str
+    params: tuple[tuple[str, str], ...]  # (name, type with its sizes)
+    work: Range
+    span: Range
+    span_reassociated: Range
+    parallelism: Range
+    serialization_points: tuple[SerializationPoint, ...]
+    memory: MemoryAxis
+    reasons: tuple[Reason, ...]
+    outcomes: tuple[tuple[Range, Range], ...]  # (work, span) of each set of paths kept apart
+    symbols: tuple[str, ...]  # the size symbols the figures may name
+
+    @property
+    def header(self) -> str:
+        return f"{self.name} (" + ", ".join(f"{n}: {t}" for n, t in self.params) + ")"
+
+
+# -- sizes and symbols ----------------------------------------------------------------------------
+
+def parameter_types(graph: Graph, decl_id: int) -> list[Any]:
+    decl = graph.node(decl_id)
+    t = graph.annotation("types").get(decl_id)
+    found = []
+    for _ in decl.attr("params") or ():
+        found.append(t.arg if isinstance(t, T.TFun) else None)
+        t = t.result if isinstance(t, T.TFun) else None
+    return found
+
+
+def _rank(t: Any) -> int:
+    if isinstance(t, T.TArray):
+        return t.rank
+    if isinstance(t, T.TCon) and t.name == "list":
+        return 1
+    return 0
+
+
+def size_symbols(names: list[str], types: list[Any], sizes: Sizes) -> dict[tuple[str, int], Any]:
+    """The figure standing for each dimension of each array or list parameter: given, or a symbol."""
+    dims = [(n, d) for n, t in zip(names, types) for d in range(_rank(t))]
+    unsized = [(n, d) for n, d in dims if n not in sizes]
+    out: dict[tuple[str, int], Any] = {}
+    for name, d in dims:
+        if name in sizes:
+            out[(name, d)] = sizes[name][d]
+        elif len(unsized) == 1:
+            out[(name, d)] = sp.Symbol("n", integer=True, positive=True)
+        else:
+            rank = next(_rank(t) for n, t in zip(names, types) if n == name)
+            label = f"n_{name}" if rank == 1 else (f"rows_{name}" if d == 0 else f"cols_{name}")
+            out[(name, d)] = sp.Symbol(label, integer=True, positive=True)
+    return out
+
+
+def check_sizes(graph: Graph, sizes: Sizes, values: Values) -> list[str]:
+    """Problems with the sizes and values given, for the caller to report (a size of the wrong rank)."""
+    problems = []
+    for decl_id, decl in graph.top_level():
+        if decl.kind != "func":
+            continue
+        for name, t in zip(decl.attr("params") or (), parameter_types(graph, decl_id)):
+            if name in sizes and _rank(t) and len(sizes[name]) != _rank(t):
+                problems.append(f"'{name}' of '{decl.attr('name')}' has {_rank(t)} dimension(s), "
+                                f"but the size gives {len(sizes[name])}")
+    return problems
+
+
+def _element_bytes(t: Any) -> int:
+    while isinstance(t, T.TArray):
+        t = t.elem
+    if isinstance(t, T.TPrim) and isinstance(t.base, str):
+        return ELEMENT_BYTES.get(t.base, DEFAULT_ELEMENT_BYTES)
+    return DEFAULT_ELEMENT_BYTES
+
+
+def _show_type(t: Any, dims: list[Any]) -> str:
+    if isinstance(t, T.TArray):
+        return T.show(t.elem) + "[" + ", ".join(show(d) for d in dims) + "]"
+    if isinstance(t, T.TCon) and t.name == "list" and dims:
+        return T.show(t) + f" (length {show(dims[0])})"
+    return T.show(t) if t is not None else "?"
+
+
+# -- the analysis of one function --------------------------------------------------------------------
+
+class FunctionAnalysis:
+    """Runs the interpreter on one function (as written, and reassociated) and gathers its figures."""
+
+    def __init__(self, graph: Graph, decl_id: int, sizes: Sizes, values: Values, sites: Mapping,
+                 cache_bytes: int):
+        self.graph = graph
+        self.decl_id = decl_id
+        self.decl = graph.node(decl_id)
+        self.name = self.decl.attr("name")
+        self.sizes = sizes
+        self.values = values
+        self.sites = sites
+        self.cache_bytes = cache_bytes
+        self.names = list(self.decl.attr("params") or ())
+        self.types = parameter_types(graph, decl_id)
+        self.dims = size_symbols(self.names, self.types, sizes)
+
+    def run(self) -> FunctionFlow:
+        written, outcomes, result = self._run(reassociate=False)
+        if written.reductions:
+            tree, tree_outcomes, _ = self._run(reassociate=True)
+            span_tree = r_hull(*(o.top for o in tree_outcomes)) if tree_outcomes else ZERO
+            reasons = list(written.reasons) + [r for r in tree.reasons if r not in written.reasons]
+        else:
+            span_tree = r_hull(*(o.top for o in outcomes)) if outcomes else ZERO
+            reasons = list(written.reasons)
+        figures = tuple((o.work, o.top) for o in outcomes) or ((ZERO, ZERO),)
+        work = r_hull(*(w for w, _ in figures))
+        span = r_hull(*(s for _, s in figures))
+        params = tuple((n, _show_type(t, [self.dims[(n, d)] for d in range(_rank(t))]))
+                       for n, t in zip(self.names, self.types))
+        symbols = sorted({str(s) for v in self.dims.values() if not isinstance(v, int) for s in v.free_symbols}
+                         | {n for n, t in zip(self.names, self.types) if _is_int(t) and n not in self.values})
+        return FunctionFlow(
+            name=self.name, params=params, work=work, span=span, span_reassociated=span_tree,
+            parallelism=parallelism(figures), serialization_points=self._points(written),
+            memory=self._memory(outcomes, result), reasons=tuple(reasons), outcomes=figures,
+            symbols=tuple(symbols))
+
+    def _run(self, reassociate: bool) -> tuple[Interpreter, list[State], Any]:
+        interp = Interpreter(self.graph, reassociate=reassociate)
+        heap: dict = {}
+        args = [self._parameter(interp, heap, n, t) for n, t in zip(self.names, self.types)]
+        st = State({}, ZERO, ZERO, ZERO, heap)
+        try:
+            returned = interp.call_function(st, self.name, args, None, self.decl)
+        except Unsupported as err:
+            interp.note(self.decl, str(err))
+            return interp, [State({}, Range(0, INF), Range(0, INF), ZERO, {})], None
+        outcomes = [s for s, _ in returned]
+        extra_work = sum_figures(w for w, _ in interp.costly_globals.values())
+        extra_span = sum_figures(s for _, s in interp.costly_globals.values())
+        if not is_zero(extra_work):
+            for o in outcomes:
+                o.work = Range(o.work.lo, add(o.work.hi, extra_work))
+                o.top = Range(o.top.lo, add(o.top.hi, extra_span))
+        self.final_heap = r_heap(outcomes)
+        result = None
+        for _, value in returned:
+            result = value if result is None else result
+        return interp, outcomes, result
+
+    def _parameter(self, interp: Interpreter, heap: dict, name: str, t: Any) -> Any:
+        """A parameter as the profiler sees an argument from the host: ready at 0, elements at 0."""
+        if isinstance(t, T.TArray):
+            dims = tuple(point(self.dims[(name, d)]) for d in range(t.rank))
+            site = ("param", name)
+            heap[site] = Entry(ZERO, dims, _host_content(t.elem, heap, name))
+            return ArrayV(ZERO, frozenset({site}))
+        if isinstance(t, T.TCon) and t.name == "list":
+            return ListV(ZERO, point(self.dims[(name, 0)]), _host_content(t.args[0] if t.args else None, heap, name))
+        if _is_int(t):
+            value = self.values.get(name)
+            return Scalar(ZERO, value if value is not None else sp.Symbol(name, integer=True, nonnegative=True))
+        if isinstance(t, T.TPrim):
+            return Scalar(ZERO)
+        return Unknown(ZERO, ZERO) if t is not None and not isinstance(t, T.TFun) else Unknown(ZERO, Range(0, INF))
+
+    # -- serialization points --------------------------------------------------------------------------
+    def _points(self, interp: Interpreter) -> tuple[SerializationPoint, ...]:
+        totals: dict[int, Figure | None] = {}
+        origins: dict[int, str] = {}
+        for point_ in interp.points.values():
+            previous = totals.get(point_.node, 0)
+            totals[point_.node] = None if previous is None or point_.ops is None else add(previous, point_.ops)
+            origins[point_.node] = point_.origin
+        found = []
+        for node_id, ops in totals.items():
+            if ops is not None and is_zero(ops):
+                continue
+            label, line = site_label(self.graph, node_id, self.sites)
+            found.append(SerializationPoint(label, ops, line, node_id))
+        return tuple(sorted(found, key=lambda p: (p.line, p.site)))
+
+    # -- the memory axis -----------------------------------------------------------------------------
+    def _memory(self, outcomes: list[State], result: Any) -> MemoryAxis:
+        types = self.graph.annotation("types")
+        inputs, bytes_in = [], 0
+        for name, t in zip(self.names, self.types):
+            if isinstance(t, (T.TArray,)) or (isinstance(t, T.TCon) and t.name == "list"):
+                count = 1
+                for d in range(_rank(t)):
+                    count = mul(count, self.dims[(name, d)])
+                bytes_in = add(bytes_in, mul(count, _element_bytes(t.elem if isinstance(t, T.TArray) else
+                                                                   (t.args[0] if t.args else None))))
+                inputs.append(name)
+        heap = self.final_heap
+        result_sites = result.sites if isinstance(result, ArrayV) else frozenset()
+        bytes_out = 0
+        intermediates = []
+        uses = _uses(self.graph)
+        own = {site for site in heap if isinstance(site, tuple) and len(site) == 3 and site[0] == (None,)
+               and site[2] == ""}
+        for site in sorted(own, key=lambda s: s[1]):
+            node_id = site[1]
+            entry = heap[site]
+            count = 1
+            for d in entry.dims:
+                count = mul(count, d.hi)
+            size = mul(count, _element_bytes(types.get(node_id)))
+            if site in result_sites:
+                bytes_out = add(bytes_out, size)
+                continue
+            fused = _fusable(self.graph, node_id, uses)
+            label, _ = site_label(self.graph, node_id, self.sites)
+            intermediates.append(ArrayTraffic(label, size, fused, node_id))
+        working = add(bytes_in, bytes_out, *(a.bytes for a in intermediates if not a.fused))
+        return MemoryAxis(bytes_in, bytes_out, tuple(inputs), tuple(intermediates), working, self.cache_bytes)
+
+
+def r_heap(outcomes: list[State]) -> dict:
+    heap: dict = {}
+    for o in outcomes:
+        for site, entry in o.heap.items():
+            heap.setdefault(site, entry)
+    return heap
+
+
+def sum_figures(xs) -> Figure:
+    total: Figure = 0
+    for x in xs:
+        total = add(total, x)
+    return total
+
+
+def _is_int(t: Any) -> bool:
+    return isinstance(t, T.TPrim) and t.base in ("int", "int64", "uint8")
+
+
+def _host_content(t: Any, heap: dict, name: str) -> Any:
+    """The structure of a host container's elements: nested arrays get a site of their own (lengths unknown)."""
+    if isinstance(t, T.TArray):
+        site = ("param", name, "inner")
+        heap[site] = Entry(ZERO, tuple(Range(0, INF) for _ in range(t.rank)), _host_content(t.elem, heap,
+                                                                                             name + ".inner"))
+        return ArrayV(ZERO, frozenset({site}))
+    if isinstance(t, T.TCon) and t.name == "list":
+        return ListV(ZERO, Range(0, INF), _host_content(t.args[0] if t.args else None, heap, name + ".inner"))
+    return None
+
+
+def parallelism(figures: tuple[tuple[Range, Range], ...]) -> Range:
+    """P's ends over the sets of paths kept apart: P = W / S, at least 1 (W >= S), and 1 with no work."""
+    los, his = [], []
+    for work, span in figures:
+        if is_zero(work.hi):
+            los.append(1)
+            his.append(1)
+            continue
+        lo = 1 if span.hi is INF else smax(1, _ratio(work.lo, span.hi))
+        hi = INF if work.hi is INF else _ratio(work.hi, smax(span.lo, 1))
+        los.append(lo)
+        his.append(hi)
+    return Range(smin(*los), smax(*his))
+
+
+def _ratio(a: Figure, b: Figure) -> Figure:
+    if type(a) is int and type(b) is int:
+        return sp.Rational(a, b) if a % b else a // b
+    return norm(sp.simplify(sp.sympify(a) / b))
+
+
+# -- reading the graph ----------------------------------------------------------------------------------
+
+def site_label(graph: Graph, node_id: int, sites: Mapping) -> tuple[str, int]:
+    """How the report names a site, and its line: from the source's own names when ``sites`` has them."""
+    if node_id in sites:
+        return sites[node_id]
+    node = graph.node(node_id)
+    origin = node.attr("origin")
+    if node.kind == "for":
+        index = graph.region(node.regions[0]).params
+        name = graph.node(index[0]).attr("name") if index else "i"
+        return f"for {name}", node.span.line
+    if origin is None:
+        return node.kind, node.span.line
+    callee = None
+    for region_id in node.regions:
+        for inner in graph.region(region_id).body:
+            candidate = graph.node(inner)
+            if candidate.kind == "call" and candidate.attr("callee"):
+                callee = candidate.attr("callee")
+                break
+    return (f"{origin} {callee}" if callee else origin), node.span.line
+
+
+def source_sites(clef: Graph) -> dict[int, tuple[str, int]]:
+    """Site names and lines from the source graph: ``Array.map calibrate`` on the line ``Array.map`` is on.
+
+    Elaboration and baker keep the id of an application of a higher-order
+    intrinsic for the index space it becomes, so the Clef graph names it.
+    """
+    found = {}
+    for node_id, node in clef.live_nodes():
+        if node.kind != "apply" or not node.operands:
+            continue
+        callee = clef.nodes[node.operands[0]]
+        if callee is None or callee.kind != "ref" or callee.attr("name") not in SITE_OPS:
+            continue
+        label = callee.attr("name")
+        if len(node.operands) > 1:
+            function = clef.nodes[node.operands[1]]
+            if function is not None and function.kind == "ref":
+                label += " " + function.attr("name")
+            elif function is not None and function.kind == "lambda":
+                params = [clef.node(p).attr("name") for p in clef.region(function.regions[0]).params]
+                label += f" (fun {' '.join(params)} -> ...)"
+        found[node_id] = (label, callee.span.line)
+    return found
+
+
+def _uses(graph: Graph) -> dict[int, list[int]]:
+    found: dict[int, list[int]] = {}
+    for node_id, node in graph.live_nodes():
+        for operand in node.operands:
+            found.setdefault(operand, []).append(node_id)
+    for region in graph.regions:
+        if region is not None:
+            for value in region.results:
+                found.setdefault(value, []).append(-1)
+    return found
+
+
+def _fusable(graph: Graph, node_id: int, uses: Mapping[int, list[int]]) -> bool:
+    """An intermediate is fused when one element-wise consumer reads it (element i at index i) or one
+    reduction folds it, and nothing else but its length is read."""
+    owners = graph.owners()
+    consumers = set()
+    for use in uses.get(node_id, []):
+        if use < 0:
+            return False
+        node = graph.node(use)
+        if node.kind == "extent":
+            continue
+        if node.kind == "reduce" and node.operands[0] == node_id:
+            consumers.add(use)
+            continue
+        if node.kind != "index" or len(node.operands) != 2:
+            return False
+        index = graph.node(node.operands[1])
+        if index.kind != "param":
+            return False
+        region = next((r for r, reg in enumerate(graph.regions) if reg is not None and node.operands[1] in reg.params),
+                      None)
+        owner = owners.get(region)
+        if owner is None or graph.node(owner).kind not in ("parallel_for", "stencil"):
+            return False
+        consumers.add(owner)
+    return len(consumers) == 1
+
+
+# -- the pass ------------------------------------------------------------------------------------------------
+
+def analyze(graph: Graph, sizes: Sizes | None = None, values: Values | None = None,
+            sites: Mapping | None = None, functions: list[str] | None = None,
+            cache_bytes: int | None = None) -> dict[str, FunctionFlow]:
+    """The flow-loss figures of every top-level function (or of those named), at the sizes given."""
+    from nanopass.passes.substrates import MACHINE
+
+    found = {}
+    for decl_id, decl in graph.top_level():
+        if decl.kind != "func" or (functions is not None and decl.attr("name") not in functions):
+            continue
+        analysis = FunctionAnalysis(graph, decl_id, sizes or {}, values or {}, sites or {},
+                                    cache_bytes or MACHINE.cache_bytes)
+        found[decl.attr("name")] = analysis.run()
+    return found
+
+
+def parse_sizes(text: str) -> dict[str, tuple[int, ...]]:
+    """``frame=1024,m=64x64`` as a sizes mapping (the pass's option; the CLI gives each on its own)."""
+    sizes = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        name, _, dims = item.partition("=")
+        sizes[name.strip()] = tuple(int(d) for d in dims.lower().split("x"))
+    return sizes
+
+
+def parse_values(text: str) -> dict[str, int]:
+    values = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        name, _, value = item.partition("=")
+        values[name.strip()] = int(value)
+    return values
+
+
+@register
+@attrs.frozen
+class FlowLoss(Analysis):
+    """Static work, span, parallelism, serialization points and memory axis per function (table
+    ``flowloss``)."""
+
+    name: ClassVar[str] = "flowloss"
+    input_language: ClassVar = Saturated
+    output_language: ClassVar = Saturated
+
+    sizes: str = ""  # e.g. "frame=1024,m=64x64"
+    values: str = ""  # e.g. "scenarios=1000"
+
+    def analyze(self, graph: Graph, ctx: PassContext) -> Mapping[str, Mapping[int, Any]]:
+        try:
+            sizes, values = parse_sizes(self.sizes), parse_values(self.values)
+        except ValueError:
+            raise DiagnosticError(Diagnostic(Span("<pipeline>", 1, 1, 1, 1),
+                                             "options 'sizes' and 'values' of pass 'flowloss' expect "
+                                             "NAME=N[xM] pairs separated by commas")) from None
+        flows = analyze(graph, sizes, values)
+        ctx.stat("functions analysed", len(flows))
+        ctx.stat("unbounded figures", sum(1 for f in flows.values() for r in (f.work, f.span) if r.hi is INF))
+        by_name = {decl.attr("name"): decl_id for decl_id, decl in graph.top_level()}
+        return {"flowloss": {by_name[name]: flow for name, flow in flows.items()}}

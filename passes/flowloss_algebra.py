@@ -1,0 +1,292 @@
+"""Flow-loss algebra: the numbers, intervals and closed forms the `flowloss` analysis computes with.
+
+Its one concern is arithmetic on figures that may be symbolic in the sizes.
+A figure is a Python ``int`` when it is known (the fast path: most of an
+analysis at given sizes never leaves ints) or a sympy expression in the size
+symbols (``3*n``), with ``INF`` (sympy's ``oo``) for an unbounded end.
+`Range` is an interval ``[lo, hi]`` of figures.
+
+Times are *max-plus* expressions: built from constants, ``max`` and ``+ c``
+only (an operation finishes at the latest of its operands plus its cost), so a
+time that depends on the times carried into a loop iteration is
+``max(b, t_1 + c_1, ..., t_k + c_k)``.  `maxplus_terms` takes such an
+expression apart and `chain_bound` gives the closed form of k iterations of
+it, which is how loops and reductions are summed without unrolling them.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable, Mapping
+
+import attrs
+import sympy as sp
+from sympy.printing.str import StrPrinter
+
+INF = sp.oo
+Figure = Any  # int | sympy.Expr
+
+
+class CeilLog2(sp.Function):
+    """ceil(log2 k) for k >= 1 (0 for k <= 1): the levels of a balanced tree over k leaves."""
+
+    is_integer = True
+    is_nonnegative = True
+
+    @classmethod
+    def eval(cls, k):
+        if k.is_Integer:
+            return sp.Integer(max(int(k) - 1, 0).bit_length())
+        if k is INF:
+            return INF
+        return None
+
+
+def norm(x: Figure) -> Figure:
+    """An int when the figure is a known integer, else the sympy expression."""
+    if type(x) is int:
+        return x
+    if isinstance(x, sp.Integer):
+        return int(x)
+    if isinstance(x, bool):
+        return int(x)
+    return x
+
+
+def is_int(x: Figure) -> bool:
+    return type(x) is int
+
+
+def add(*xs: Figure) -> Figure:
+    total: Figure = 0
+    for x in xs:
+        if type(total) is int and type(x) is int:
+            total += x
+        elif x is INF or total is INF:
+            return INF
+        else:
+            total = norm(sp.Add(total, x))
+    return total
+
+
+def sub(a: Figure, b: Figure) -> Figure:
+    if type(a) is int and type(b) is int:
+        return a - b
+    if a is INF:
+        return INF
+    return norm(sp.Add(a, sp.Mul(-1, b)))
+
+
+def mul(a: Figure, b: Figure) -> Figure:
+    """A product where nothing times anything is nothing (0 * INF = 0: no iterations do no work)."""
+    if type(a) is int and type(b) is int:
+        return a * b
+    if (type(a) is int and a == 0) or (type(b) is int and b == 0):
+        return 0
+    if a is INF or b is INF:
+        return INF
+    return norm(sp.expand(sp.Mul(a, b)))
+
+
+def smax(*xs: Figure) -> Figure:
+    """The largest of the figures (symbolic when they cannot be compared)."""
+    items = [x for x in xs if x is not None]
+    if not items:
+        return 0
+    if all(type(x) is int for x in items):
+        return max(items)
+    if any(x is INF for x in items):
+        return INF
+    ints = [x for x in items if type(x) is int]
+    rest = [x for x in items if type(x) is not int]
+    args = ([max(ints)] if ints else []) + rest
+    return norm(sp.Max(*args))
+
+
+def smin(*xs: Figure) -> Figure:
+    items = [x for x in xs if x is not None]
+    if not items:
+        return 0
+    if all(type(x) is int for x in items):
+        return min(items)
+    finite = [x for x in items if x is not INF]
+    if not finite:
+        return INF
+    ints = [x for x in finite if type(x) is int]
+    rest = [x for x in finite if type(x) is not int]
+    args = ([min(ints)] if ints else []) + rest
+    return norm(sp.Min(*args))
+
+
+def ceil_log2(x: Figure) -> Figure:
+    if type(x) is int:
+        return max(x - 1, 0).bit_length()
+    if x is INF:
+        return INF
+    return CeilLog2(x)
+
+
+def provably(relation: Any) -> bool:
+    """Whether a comparison of figures holds for every value of the symbols (False when unknown)."""
+    if isinstance(relation, bool):
+        return relation
+    return relation is sp.true
+
+
+def ge(a: Figure, b: Figure) -> bool:
+    """a >= b provably."""
+    if type(a) is int and type(b) is int:
+        return a >= b
+    if a is INF:
+        return True
+    if b is INF:
+        return False
+    return provably(sp.Ge(a, b))
+
+
+def is_zero(x: Figure) -> bool:
+    return type(x) is int and x == 0
+
+
+def substitute(x: Figure, mapping: Mapping) -> Figure:
+    if type(x) is int or not mapping:
+        return x
+    return norm(x.subs(mapping))
+
+
+def free(x: Figure) -> frozenset:
+    return frozenset() if type(x) is int else frozenset(x.free_symbols)
+
+
+def depends(x: Figure, symbols: Iterable) -> bool:
+    return type(x) is not int and bool(free(x) & set(symbols))
+
+
+def number(x: Figure) -> int | None:
+    """The int a figure is, when it is one."""
+    x = norm(x)
+    return x if type(x) is int else None
+
+
+# -- intervals ---------------------------------------------------------------------------------
+
+@attrs.frozen(slots=True)
+class Range:
+    """A closed interval of figures; ``hi`` may be ``INF``."""
+
+    lo: Figure
+    hi: Figure
+
+    @property
+    def exact(self) -> bool:
+        return self.lo == self.hi and self.hi is not INF
+
+    @property
+    def bounded(self) -> bool:
+        return self.hi is not INF
+
+
+ZERO = Range(0, 0)
+ANY_TIME = Range(0, INF)
+
+
+def point(x: Figure) -> Range:
+    return Range(x, x)
+
+
+def r_max(*rs: Range) -> Range:
+    return Range(smax(*(r.lo for r in rs)), smax(*(r.hi for r in rs)))
+
+
+def r_hull(*rs: Range) -> Range:
+    return Range(smin(*(r.lo for r in rs)), smax(*(r.hi for r in rs)))
+
+
+def r_add(r: Range, c: Figure | Range) -> Range:
+    if isinstance(c, Range):
+        return Range(add(r.lo, c.lo), add(r.hi, c.hi))
+    return Range(add(r.lo, c), add(r.hi, c))
+
+
+def r_subs(r: Range, mapping: Mapping) -> Range:
+    return Range(substitute(r.lo, mapping), substitute(r.hi, mapping))
+
+
+# -- max-plus closed forms ------------------------------------------------------------------------
+
+def _max_terms(expr: Any) -> list:
+    """The arguments of a max, with ``+`` distributed over every max inside (``max(a, b) + c`` is
+    ``max(a + c, b + c)``)."""
+    if isinstance(expr, sp.Max):
+        return [t for a in expr.args for t in _max_terms(a)]
+    if isinstance(expr, sp.Add):
+        for arg in expr.args:
+            if isinstance(arg, sp.Max):
+                rest = expr - arg
+                return [t for a in arg.args for t in _max_terms(a + rest)]
+    return [expr]
+
+
+def maxplus_terms(expr: Figure, symbols: Iterable) -> tuple[Figure | None, dict] | None:
+    """``expr`` as ``max(b, s_1 + c_1, ...)`` over ``symbols``: (b or None, {s: c}); None when it is not one."""
+    wanted = set(symbols)
+    if type(expr) is int or not (expr.free_symbols & wanted):
+        return expr, {}
+    constant: Figure | None = None
+    offsets: dict = {}
+    for arg in _max_terms(expr):
+        independent, dependent = arg.as_independent(*wanted, as_Add=True)
+        if dependent == 0:
+            constant = smax(constant, norm(independent)) if constant is not None else norm(independent)
+            continue
+        if dependent not in wanted or (independent != 0 and independent.free_symbols & wanted):
+            return None
+        offsets[dependent] = smax(offsets[dependent], norm(independent)) if dependent in offsets else norm(independent)
+    return constant, offsets
+
+
+def chain_bound(start: Figure, constant: Figure | None, step: Figure | None, count: Figure) -> Figure:
+    """The value after ``count`` >= 1 applications of ``x -> max(constant, x + step)`` from ``start``.
+
+    ``max(start + count*step, constant + (count - 1)*step)``; a missing step
+    means the value does not depend on the one before (it is ``constant``),
+    a missing constant that it is only the chain.
+    """
+    if step is None:
+        return constant if constant is not None else start
+    chained = add(start, mul(count, step))
+    if constant is None:
+        return chained
+    return smax(chained, add(constant, mul(sub(count, 1), step)))
+
+
+# -- printing -------------------------------------------------------------------------------------
+
+class _FigurePrinter(StrPrinter):
+    """``3n`` for a number times one symbol, ``ceil(log2(n))``, ``max(...)``; sympy's form otherwise."""
+
+    def _print_Mul(self, expr):
+        coefficient, rest = expr.as_coeff_Mul()
+        if coefficient.is_Integer and coefficient > 1 and rest.is_Symbol:
+            return f"{coefficient}{self._print(rest)}"
+        return super()._print_Mul(expr)
+
+    def _print_CeilLog2(self, expr):
+        return f"ceil(log2({self._print(expr.args[0])}))"
+
+    def _print_Max(self, expr):
+        return "max(" + ", ".join(self._print(a) for a in sorted(expr.args, key=str)) + ")"
+
+    def _print_Min(self, expr):
+        return "min(" + ", ".join(self._print(a) for a in sorted(expr.args, key=str)) + ")"
+
+    def _print_Infinity(self, expr):
+        return "unbounded"
+
+
+_PRINTER = _FigurePrinter()
+
+
+def show(x: Figure) -> str:
+    if type(x) is int:
+        return str(x)
+    return _PRINTER.doprint(x)
