@@ -141,10 +141,30 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_compile(args: argparse.Namespace) -> int:
+def _compile_llvm(args: argparse.Namespace) -> str:
     from nanopass.backends import llvm
 
-    text = llvm.compile_ir(load_program(args.file), args.entry, externs=args.externs)
+    return llvm.compile_ir(load_program(args.file), args.entry, externs=args.externs)
+
+
+def _compile_circt(args: argparse.Namespace) -> str:
+    from nanopass.backends import circt
+
+    return circt.to_circt_mlir(load_program(args.file), args.entry)
+
+
+def _compile_verilog(args: argparse.Namespace) -> str:
+    from nanopass.backends import circt
+
+    return circt.to_verilog(load_program(args.file), args.entry)
+
+
+# compile --target: the text each target writes (circt and verilog take the [<HardwareModule>] functions).
+COMPILE_TARGETS = {"llvm": _compile_llvm, "circt": _compile_circt, "verilog": _compile_verilog}
+
+
+def cmd_compile(args: argparse.Namespace) -> int:
+    text = COMPILE_TARGETS[args.target](args)
     if args.output:
         write_atomically(args.output, text)
     else:
@@ -201,7 +221,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("compile", help="compile a program's native functions; write the optimized IR")
     p.add_argument("file")
-    p.add_argument("--target", default="llvm", choices=["llvm"])
+    p.add_argument("--target", default="llvm", choices=list(COMPILE_TARGETS))
     p.add_argument("--entry", help="only this function and what it calls (default: the whole program)")
     p.add_argument("--externs", help="a .py file whose functions implement the program's externs")
     p.add_argument("-o", "--output", help="write the IR here (default: stdout)")
