@@ -506,9 +506,13 @@ def _curried(t: Any, arity: int) -> tuple[list, Any]:
 
 
 def record_field_types(graph: Graph, types: Mapping[int, Any]) -> dict[str, dict[str, Any]]:
-    """Each declared record's field types, read off the typed record and field nodes."""
+    """Each declared record's field types: the ``typedefs`` table's when the front end wrote one, else
+    read off the typed record and field nodes."""
     found: dict[str, dict[str, Any]] = {node.attr("name"): {} for _, node in graph.top_level()
                                         if node.kind == "typedef" and node.attr("form") == "record"}
+    for definition in graph.annotation("typedefs").values():
+        if isinstance(definition, T.RecordDef) and definition.name in found:
+            found[definition.name].update(definition.fields)
     for node_id, node in graph.live_nodes():
         if node.kind == "record" and node.attr("type") in found:
             for name, operand in zip(node.attr("fields") or (), node.operands):
@@ -778,8 +782,11 @@ class _Analyzer:
 
     def kind_with(self, node_id: int, node: Node) -> Any:
         source = self.read(node.operands[0])
-        if not isinstance(source, Rec):
-            return BOTTOM if source is BOTTOM else None
+        if source is BOTTOM:
+            return BOTTOM
+        if not isinstance(source, Rec):  # an unknown record: what the copy changes is still known
+            t = self.types.get(node_id)
+            source = Rec(t.name if isinstance(t, T.TCon) else "", ())
         changed = dict(zip(node.attr("fields") or (), (self.read(o) for o in node.operands[1:])))
         names = [n for n, _ in source.fields]
         names += [n for n in changed if n not in names]
@@ -1206,9 +1213,10 @@ class _Hardware:
             return FieldWidth(role, field, full.bits, full, "type")
         if full is not None:
             why = f"its {type_name} values may take the whole {type_name} range"
+        elif static is not None:
+            why = f"a {T.show(static)} value has no bit width"
         else:
-            shown = T.show(static) if static is not None else "an unknown type"
-            why = f"a {shown} value has no bit width"
+            why = "its type is not known, so it has no bit width"
         self.error(span, f"cannot infer a range for {role} field '{field}' of {self.name}: {why}; annotate its "
                          f"width, e.g. [<HardwareModule; {WIDTH_ATTRIBUTE}(\"{field}\", 16)>]")
         return None

@@ -111,6 +111,22 @@ def test_width_annotations_settle_fields_and_are_checked():
     assert any("'Width' on step takes a field name and a width" in str(d) for d in malformed.diagnostics)
 
 
+def test_a_field_only_copied_by_with_gets_its_declared_width():
+    result = analyzed("""\
+type S = { Ticks: uint8; Mode: bool }
+type O = { Beat: bool }
+
+[<HardwareModule>]
+let step (s: S) (i: bool) : S * O =
+    let t = if i then (s.Ticks &&& 7uy) + 1uy else 0uy
+    ({ s with Ticks = t }, { Beat = t = 8uy })
+""")
+    assert result.diagnostics == ()
+    (step,) = [i for i, n in result.graph.top_level() if n.attr("name") == "step"]
+    fields = {f.field: (f.bits, f.source) for f in result.graph.annotation("hardware")[step]}
+    assert fields == {"Ticks": (4, "inferred"), "Mode": (1, "type"), "Beat": (1, "type")}
+
+
 # -- precision where it is simple -----------------------------------------------------------------
 
 LOOPS = """\
