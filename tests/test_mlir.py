@@ -294,7 +294,7 @@ UNPRINTABLE = [
     ("param with operands", _graph([Node("lambda", (), (), (1,)), Node("param", (0,))],
                                    [Region(body=(0,)), Region(params=(1,))]), "a block argument"),
     ("list value", _graph([Node("const", (), (("value", [1]),))], [Region(body=(0,))]),
-     "attribute value [1] of type list is not plain data"),
+     "attribute 'value': [1] of type list is not plain data"),
     ("object value", _graph([Node("const", (), (("value", Color("red")),))], [Region(body=(0,))]),
      "Color"),
     ("same name", _graph([Node("const", (), (("a", 1), ("a", 2)))], [Region(body=(0,))]),
