@@ -281,4 +281,6 @@ class Analysis(Pass):
         same = after.nodes is before.nodes and after.regions is before.regions
         status = "validated" if same else "counterexample"
         detail = "nodes untouched" if same else "an analysis edited the graph"
-        return [Verdict(self.name, "*", status, detail)]
+        from nanopass.validation import annotation_verdicts  # its facts, where a check is registered
+
+        return [Verdict(self.name, "*", status, detail), *annotation_verdicts(self.name, before, after)]

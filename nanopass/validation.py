@@ -1,9 +1,16 @@
 """Translation validation plumbing: which functions a pass changed, and their verdicts.
 
-The z3 semantics of the PSG plug in through `SEMANTICS`: a callable
-``(pass_name, before, after, function_name) -> Verdict``.  Until one is
-installed every changed function is reported ``unknown`` with the reason:
-a verdict is never ``validated`` without a proof.
+The semantics of the PSG plug in through `SEMANTICS`: a callable
+``(pass_name, before, after, function_name) -> Verdict``; the last one
+installed is used.  When none is installed, the z3 semantics of
+`nanopass.smt` are installed on first use, so `Pipeline.run(...,
+validate=True)` and ``nanopass opt --validate`` always ask z3.  A verdict is
+never ``validated`` without a proof.
+
+Analyses do not change nodes, but their facts can be checked: `FACT_CHECKS`
+maps an annotation table to a callable ``(pass_name, before, after) ->
+list[Verdict]`` that `annotation_verdicts` runs for each table an analysis
+wrote or changed (`nanopass.smt` registers one for ``ranges``).
 """
 
 from __future__ import annotations
@@ -15,6 +22,8 @@ from nanopass.pass_ import Verdict
 
 Semantics = Callable[[str, Graph, Graph, str], Verdict]
 SEMANTICS: list[Semantics] = []
+FactCheck = Callable[[str, Graph, Graph], list[Verdict]]
+FACT_CHECKS: dict[str, FactCheck] = {}
 
 
 def function_fingerprint(graph: Graph, node_id: int) -> tuple:
@@ -52,11 +61,28 @@ def changed_functions(before: Graph, after: Graph) -> list[str]:
     return changed
 
 
+def current_semantics() -> Semantics:
+    """The installed semantics; the z3 semantics of `nanopass.smt` when none is."""
+    if not SEMANTICS:
+        from nanopass.smt import install
+
+        install()
+    return SEMANTICS[-1]
+
+
 def refinement_verdicts(pass_name: str, before: Graph, after: Graph) -> list[Verdict]:
+    changed = changed_functions(before, after)
+    if not changed:
+        return []
+    semantics = current_semantics()
+    return [semantics(pass_name, before, after, name) for name in changed]
+
+
+def annotation_verdicts(pass_name: str, before: Graph, after: Graph) -> list[Verdict]:
+    """The checks of every annotation table ``after`` holds anew or changed (see `FACT_CHECKS`)."""
+    current_semantics()  # installing the default semantics registers its fact checks
     verdicts = []
-    for name in changed_functions(before, after):
-        if SEMANTICS:
-            verdicts.append(SEMANTICS[-1](pass_name, before, after, name))
-        else:
-            verdicts.append(Verdict(pass_name, name, "unknown", "no SMT semantics installed"))
+    for table, check in FACT_CHECKS.items():
+        if table in after.annotations and after.annotation(table) != before.annotation(table):
+            verdicts.extend(check(pass_name, before, after))
     return verdicts

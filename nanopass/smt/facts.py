@@ -1,0 +1,107 @@
+"""Checking an analysis's facts with z3: the ``ranges`` table (integer intervals) holds on every run.
+
+An analysis never edits nodes, so refinement says nothing about it; what it
+claims are facts.  For ``ranges`` (node id -> an interval with ``lo`` and
+``hi``, as the ``widths`` analysis writes it) the claim is: whenever a node
+computes a value, the value lies in its interval.  `range_verdicts` encodes
+each entry function (the declarations marked ``EntryPoint``,
+``HardwareModule`` or ``Kernel``; every ``func`` and ``global`` of a
+library without them), inlining what it calls, watches every node that has
+a fact (every unrolled iteration and every index of a mapping is a value
+the node takes), and asks z3 for an input that drives one of them out of
+its interval, among runs that do not fail and stay within the bounds.
+``sat`` is a counterexample naming the node, its interval, the inputs and
+the value; ``unsat`` validates the function's facts (bounded as refinement
+is); a timeout or an unencodable function is ``unknown``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import z3
+
+from nanopass.graph import Graph
+from nanopass.pass_ import Verdict
+from nanopass.smt.encoder import Machine, Options, Program, Shared
+from nanopass.smt.host import ReplayError, describe_runtime, runtime_value
+from nanopass.smt.layouts import Layouts, fresh
+from nanopass.smt.refinement import parameter_types, solve
+from nanopass.smt.values import BITS, Scalar, Unsupported
+
+ENTRY_ATTRIBUTES = frozenset({"EntryPoint", "HardwareModule", "Kernel"})
+
+
+def entry_functions(graph: Graph) -> list[str]:
+    """The functions whose parameters an analysis must take as unknown."""
+    declared = [(node.attr("name"), node) for _, node in graph.top_level() if node.kind in ("func", "global")]
+    marked = [name for name, node in declared
+              if any(pair[0] in ENTRY_ATTRIBUTES for pair in node.attr("attributes", ()) or ())]
+    return marked or [name for name, _ in declared]
+
+
+def outside(value: Any, interval: Any) -> z3.BoolRef | None:
+    """When a scalar value lies outside ``interval`` (None: nothing to check)."""
+    if not isinstance(value, Scalar):
+        return None
+    lo, hi = interval.lo, interval.hi
+    if value.type == "bool":  # false is 0, true is 1
+        return z3.Or(z3.And(z3.Not(value.term), not lo <= 0 <= hi), z3.And(value.term, not lo <= 1 <= hi))
+    if value.type not in BITS:
+        return None
+    bits = BITS[value.type]
+    low, high = (0, 255) if value.type == "uint8" else (-(1 << (bits - 1)), (1 << (bits - 1)) - 1)
+    if lo <= low and hi >= high:
+        return None  # the whole type: nothing to check
+    # One unsigned comparison, true for signed and unsigned types alike: v in [lo, hi] iff v - lo <=u hi - lo.
+    start = z3.BitVecVal(int(max(lo, low)), bits)
+    return z3.simplify(z3.UGT(value.term - start, z3.BitVecVal(int(min(hi, high) - max(lo, low)), bits)))
+
+
+def range_verdicts(pass_name: str, before: Graph, after: Graph, options: Options) -> list[Verdict]:
+    ranges = after.annotation("ranges")
+    if not ranges:
+        return []
+    return [_check(pass_name, after, name, ranges, options) for name in entry_functions(after)]
+
+
+def _check(pass_name: str, graph: Graph, name: str, ranges: Any, options: Options) -> Verdict:
+    def verdict(status: str, detail: str) -> Verdict:
+        return Verdict(pass_name, name, status, detail)
+
+    program = Program(graph)
+    shared = Shared(Layouts([graph]))
+    try:
+        types = parameter_types(program, name)
+        inputs = tuple(fresh(t, f"{name}.arg{k}", z3.Const, shared.layouts) for k, t in enumerate(types))
+        machine = Machine(program, shared, options, watch=frozenset(ranges.keys()))
+        machine.call_declaration(name, list(inputs))
+    except Unsupported as reason:
+        return verdict("unknown", f"(ranges not checked: cannot encode: {reason})")
+    violations = []
+    for node_id, value, path in machine.observations:
+        out = outside(value, ranges[node_id])
+        if out is not None and not z3.is_false(out):
+            violations.append((node_id, value, z3.And(path, out)))
+    if not violations:
+        return verdict("validated", "(no ranged value to check)" if not machine.observations else "(ranges hold)")
+    pre = [z3.Not(z3.Or(*machine.faults)) if machine.faults else z3.BoolVal(True),
+           z3.Not(z3.Or(*machine.exceeded)) if machine.exceeded else z3.BoolVal(True)]
+    result, model, why = solve(pre + [z3.Or([v for _, _, v in violations])], options.timeout_ms)
+    bounds = sorted(machine.bounds)
+    if result == z3.unsat:
+        checked = len({n for n, _, _ in violations})
+        return verdict("validated", f"(ranges of {checked} values hold" + (f"; {', '.join(bounds)})" if bounds else ")"))
+    if result == z3.unknown:
+        return verdict("unknown", f"(ranges not checked: z3: {why or 'unknown'})")
+    for node_id, value, violated in violations:
+        if z3.is_true(model.eval(violated, model_completion=True)):
+            try:
+                args = ", ".join(describe_runtime(runtime_value(model, v)) for v in inputs)
+                seen = describe_runtime(runtime_value(model, value))
+            except ReplayError as reason:
+                args, seen = f"not shown: {reason}", "?"
+            node = graph.node(node_id)
+            return verdict("counterexample", f"the range {ranges[node_id]} of %{node_id} ({node.kind}) does not hold: "
+                                             f"inputs ({args}) give {seen}")
+    return verdict("unknown", "(ranges not checked: the model names no violated range)")
