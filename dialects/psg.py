@@ -1,9 +1,12 @@
 """The `psg` dialect: the Program Semantic Graph as MLIR operations, defined with xDSL.
 
-One operation per PSG node, named ``psg.<kind>``.  Kinds are open-ended (a
-user's language adds its own), so the op classes are made on demand by
-`node_op` and cached; the kinds of the registered languages are made up front
-and listed in `PSG`.  Every node op has the same shape, whatever its kind:
+One operation per PSG node, named ``psg.<kind>`` (a kind spelled ``yield``
+or starting with ``_`` gets one more leading ``_``, so the terminator keeps
+its name).  Kinds are open-ended (a user's language adds its own), so the op
+classes are made on demand by `node_op` and cached; the kinds of the
+languages in `nanopass.languages.LANGUAGES` are made at import and listed in
+`PSG`, and `PsgContext` makes the others as the parser meets them.  Every
+node op has the same shape, whatever its kind:
 
 * operands: the node's operands, then its effect token when the ``effect``
   property (a unit attribute) is present;
