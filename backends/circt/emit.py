@@ -22,7 +22,9 @@ the policy gives its node:
 * ``/ % >>>``, comparisons, ``min`` / ``max`` / ``abs`` need whole values:
   the operands are extended to a common layout (one more bit where a signed
   quotient may overflow it), the operation done there, and the result cut
-  to its width.  Shift counts are masked as FSharp.Core masks them.
+  to its width.  Signed ``/`` and ``%`` divide the magnitudes (see
+  `_ModuleEmitter._divide` for why).  Shift counts are masked as
+  FSharp.Core masks them.
 
 A Mealy machine gets ``clk`` (``!seq.clock``) and ``rst`` (``i1``, synchronous,
 active high), an input port per Inputs field, an output port per Outputs
@@ -86,6 +88,13 @@ class RecordValue:
             if key == name:
                 return value
         raise KeyError(name)
+
+
+@attrs.frozen(slots=True)
+class Callee:
+    """A top-level function named as a call's callee: it has no wires of its own."""
+
+    name: str
 
 
 class _Unit:
@@ -372,18 +381,37 @@ class _ModuleEmitter:
     def _divide(self, op: str, a: Bits, b: Bits, layout: Scalar, node: Node) -> Bits:
         # A signed quotient may need one bit more than its operands (-2^(w-1) / -1).
         a, b = self._common(a, b, node, spare=1)
-        if a.layout.signed:
-            made = comb.DivSOp(a.value, b.value) if op == "/" else comb.ModSOp(a.value, b.value)
-        else:
-            made = comb.DivUOp(a.value, b.value) if op == "/" else comb.ModUOp(a.value, b.value)
-        return self._resize(Bits(self._add(made, node).result, a.layout), layout, node)
+        unsigned = comb.DivUOp if op == "/" else comb.ModUOp
+        if not a.layout.signed:
+            return self._resize(Bits(self._add(unsigned(a.value, b.value), node).result, a.layout), layout, node)
+        # Signed: the magnitudes divided unsigned, then the sign F# gives (the quotient's when the signs
+        # differ, the remainder's the dividend's).  Not comb.divs / comb.mods: the circt 1.62 wheel's
+        # ExportVerilog inlines them where an enclosing unsigned expression makes Verilog divide unsigned
+        # (llvm/circt#6961, fixed after that release).
+        zero = self._zero_bits(a.layout.width, node)
+        negative_a = self._add(comb.ICmpOp(a.value, zero, "slt"), node).result
+        negative_b = self._add(comb.ICmpOp(b.value, zero, "slt"), node).result
+        magnitude_a = self._negate_if(negative_a, a.value, zero, node)
+        magnitude_b = self._negate_if(negative_b, b.value, zero, node)
+        found = self._add(unsigned(magnitude_a, magnitude_b), node).result
+        negative = negative_a if op == "%" else self._add(comb.XorOp([negative_a, negative_b]), node).result
+        return self._resize(Bits(self._negate_if(negative, found, zero, node), a.layout), layout, node)
+
+    def _negate_if(self, flag: SSAValue, value: SSAValue, zero: SSAValue, node: Node) -> SSAValue:
+        negated = self._add(comb.SubOp(zero, value), node).result
+        return self._add(comb.MuxOp(flag, negated, value), node).result
 
     def _shift(self, op: str, a: Bits, count: Bits, layout: Scalar, node_id: int, node: Node) -> Bits:
         type_name = node.attr("type") or scalar_name(self.types.get(node.operands[0]))
         mask = SHIFT_MASKS[type_name]
-        count = self._resize(count, Scalar(max(count.layout.width, mask.bit_length()), count.layout.signed), node)
-        count = Bits(self._add(comb.AndOp([count.value, self._constant(mask, count.layout.width, node)]),
-                              node).result, Scalar(count.layout.width, False))
+        if count.value in self._constants:
+            masked = self._constants[count.value] & mask
+            count = Bits(self._constant(masked, mask.bit_length(), node), Scalar(mask.bit_length(), False))
+        else:
+            count = self._resize(count, Scalar(max(count.layout.width, mask.bit_length()), count.layout.signed),
+                                 node)
+            count = Bits(self._add(comb.AndOp([count.value, self._constant(mask, count.layout.width, node)]),
+                                   node).result, Scalar(count.layout.width, False))
         if op == "<<<":
             # Modular: the low bits of the result, at a width that also holds every masked count.
             width = max(layout.width, count.layout.width)
@@ -432,11 +460,7 @@ class _ModuleEmitter:
         return tuple(env[o] for o in node.operands)
 
     def kind_proj(self, node_id: int, node: Node, env: dict, regions: list) -> Any:
-        value = env[node.operands[0]]
-        item = value[node.attr("index")]
-        if isinstance(item, Bits) and self._scalar_type(node_id, node) is not None:
-            return self._resize(item, self._result_layout(node_id, node), node)
-        return item
+        return self._read(env[node.operands[0]][node.attr("index")], node_id, node)
 
     def kind_record(self, node_id: int, node: Node, env: dict, regions: list) -> Any:
         return RecordValue(node.attr("type"), tuple(zip(node.attr("fields"), (env[o] for o in node.operands))))
@@ -447,9 +471,16 @@ class _ModuleEmitter:
         return RecordValue(source.type, tuple((name, changed.get(name, value)) for name, value in source.fields))
 
     def kind_field(self, node_id: int, node: Node, env: dict, regions: list) -> Any:
-        value = env[node.operands[0]].get(node.attr("name"))
+        return self._read(env[node.operands[0]].get(node.attr("name")), node_id, node)
+
+    def _read(self, value: Any, node_id: int, node: Node) -> Any:
+        """A value read out of a register, port, record, tuple or payload, in the narrowest layout known.
+
+        Both the layout it arrives in and its node's range hold it, so their meet does: a register
+        narrower than the type (its field's inferred width) keeps the logic reading it narrow.
+        """
         if isinstance(value, Bits) and self._scalar_type(node_id, node) is not None:
-            return self._resize(value, self._result_layout(node_id, node), node)
+            return self._resize(value, value.layout.meet(self._result_layout(node_id, node)), node)
         return value
 
     def kind_union(self, node_id: int, node: Node, env: dict, regions: list) -> Any:
@@ -491,7 +522,7 @@ class _ModuleEmitter:
         field = layout.fields(case)[index]
         bits = self._add(comb.ExtractOp(value.value, IntegerAttr(layout.offset(case, index), 32),
                                         IntegerType(field.width)), node).result
-        return self._resize(Bits(bits, field), self._result_layout(node_id, node), node)
+        return self._read(Bits(bits, field), node_id, node)
 
     def kind_match_failure(self, node_id: int, node: Node, env: dict, regions: list) -> Any:
         # No arm matched: the interpreter fails there, and hardware may compute anything; zeros it is.
@@ -561,9 +592,11 @@ class _ModuleEmitter:
     def kind_ref(self, node_id: int, node: Node, env: dict, regions: list) -> Any:
         target_id = self.graph.symbol(node.attr("name"))
         target = self.graph.node(target_id) if target_id is not None else None
+        if target is not None and target.kind == "func":
+            return Callee(node.attr("name"))  # a direct call's operand 0; no wire
         if target is None or target.kind != "global":
-            raise self._refuse(node, f"'{node.attr('name')}' is used as a value; hardware takes top-level "
-                                     f"constants and direct calls")
+            raise self._refuse(node, f"'{node.attr('name')}' has no hardware form; hardware takes top-level "
+                                     f"constants and direct calls of top-level functions")
         (value,) = self._call_region(self._function_zipper(target_id), target, ())
         return value
 

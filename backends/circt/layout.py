@@ -58,6 +58,16 @@ class Scalar:
     def declared(cls, type_name: str) -> "Scalar":
         return cls(DECLARED_BITS[type_name], type_name in SIGNED_TYPES)
 
+    @property
+    def interval(self) -> Interval:
+        if self.signed:
+            return Interval(-(1 << (self.width - 1)), (1 << (self.width - 1)) - 1)
+        return Interval(0, (1 << self.width) - 1)
+
+    def meet(self, other: "Scalar") -> "Scalar":
+        """The narrowest layout holding every value both hold (each holds zero, so some value)."""
+        return Scalar.of_interval(self.interval.meet(other.interval))
+
     def join(self, other: "Scalar") -> "Scalar":
         """The narrowest layout holding every value of both."""
         if self.signed == other.signed:

@@ -24,7 +24,7 @@ graph's MLIR text); the ``hardware`` table belongs to the ``widths`` pass.
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any
 
 import attrs
 
@@ -67,11 +67,11 @@ class Shape:
     outputs_type: str = ""
 
     def fact(self) -> tuple:
-        """The plain-data record of the classification in the ``hardware.class`` table."""
+        """The plain-data record of the classification in the ``hardware.class`` table: (name, value) pairs."""
         return (("kind", self.kind),
-                ("state", self.state_type, tuple(f.name for f in self.state)),
-                ("inputs", self.inputs_type, tuple(f.name for f in self.inputs)),
-                ("outputs", self.outputs_type, tuple(f.name for f in self.outputs)))
+                ("state", self.state_type), ("registers", tuple(f.name for f in self.state)),
+                ("inputs", self.inputs_type), ("input_ports", tuple(f.name for f in self.inputs)),
+                ("outputs", self.outputs_type), ("output_ports", tuple(f.name for f in self.outputs)))
 
 
 def is_hardware_module(node: Node) -> bool:
@@ -276,7 +276,3 @@ def find_module(graph: Graph, name: str | None) -> list[int]:
 def _file_span(graph: Graph) -> Span:
     first = next(graph.top_level(), None)
     return Span(first[1].span.file, 1, 1, 1, 1) if first is not None else Span()
-
-
-def facts(graph: Graph) -> Mapping[int, tuple]:
-    return graph.annotation(CLASS_TABLE)

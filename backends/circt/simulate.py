@@ -94,6 +94,9 @@ class Simulator:
         self.design = design
         self.inputs = [p for p in design.ports if p.direction == "in" and p.name != CLOCK]
         self.columns = [p.name for p in design.ports if p.direction == "out"] + [r.name for r in design.registers]
+        if f"module {design.shape.function}(" not in verilog:
+            raise ToolFailure(f"the exported Verilog has no module named {design.shape.function} (a Verilog "
+                              f"keyword is renamed on export); the testbench cannot instantiate it")
         for register in design.registers:
             if f" {register.name};" not in verilog:
                 raise ToolFailure(f"register {register.name} of {design.shape.function} is not declared under that "
