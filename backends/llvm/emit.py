@@ -439,9 +439,8 @@ class FunctionEmitter:
                              Fault.DIVISION_OVERFLOW if division else Fault.REMAINDER_OVERFLOW, nid)
                 return b.sdiv(x, y) if division else b.srem(x, y)
             return b.udiv(x, y) if division else b.urem(x, y)
-        if signed:
-            return b.icmp_signed(op if op != "=" else "==", x, y)
-        return b.icmp_unsigned({"=": "==", "<>": "!="}.get(op, op), x, y)
+        relation = {"=": "==", "<>": "!="}.get(op, op)
+        return b.icmp_signed(relation, x, y) if signed else b.icmp_unsigned(relation, x, y)
 
     def k_native(self, nid: int, node: Node) -> None:
         op = node.attr("op")
@@ -526,9 +525,10 @@ class FunctionEmitter:
         b = self.b
         name = {"sqrt": "llvm.sqrt", "exp": "llvm.exp", "log": "llvm.log", "sin": "llvm.sin", "cos": "llvm.cos",
                 "floor": "llvm.floor"}[op]
-        if op in ("sqrt", "floor") or x.type == F64:  # exact either way; float32 transcendentals go through double
-            fn = self.u.module.declare_intrinsic(name, [x.type])
-            return b.call(fn, [x])
+        if op == "floor":  # the interpreter's floor of -0.0 is +0.0: adding +0.0 makes it so, nothing else changes
+            return b.fadd(b.call(self.u.module.declare_intrinsic(name, [x.type]), [x]), ir.Constant(x.type, 0.0))
+        if op == "sqrt" or x.type == F64:  # exact either way; float32 transcendentals go through double
+            return b.call(self.u.module.declare_intrinsic(name, [x.type]), [x])
         fn = self.u.module.declare_intrinsic(name, [F64])
         return b.fptrunc(b.call(fn, [b.fpext(x, F64)]), F32)
 

@@ -12,14 +12,15 @@ Its one concern is turning an llvmlite IR module into callable machine code:
   process;
 * a process-wide cache keyed by the structural hash of what was compiled
   (`nanopass.backends.llvm.hashing`): a key seen before returns the module
-  compiled then.  `STATISTICS` counts compiles and cache hits.
+  compiled then (the `CACHE_SIZE` most recently used are kept).
+  `STATISTICS` counts compiles and cache hits.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections import Counter
+from collections import Counter, OrderedDict
 from typing import Callable
 
 import attrs
@@ -28,8 +29,10 @@ from llvmlite import ir
 
 STATISTICS: Counter = Counter()
 
+# Modules kept for reuse, least recently used first; one a program still holds stays alive past eviction.
+CACHE_SIZE = 512
 _lock = threading.RLock()
-_cache: dict[str, "CompiledModule"] = {}
+_cache: OrderedDict[str, "CompiledModule"] = OrderedDict()
 _target: llvm.TargetMachine | None = None
 _symbols_added: set[str] = set()
 
@@ -51,17 +54,21 @@ class CompiledModule:
 
 
 def target_machine() -> llvm.TargetMachine:
-    """The host's target machine (CPU and features), shared by every compile."""
+    """The host's target machine (CPU and features) that optimizations see, shared by every compile."""
     global _target
     with _lock:
         if _target is None:
-            llvm.initialize_native_target()
-            llvm.initialize_native_asmprinter()
-            target = llvm.Target.from_default_triple()
-            _target = target.create_target_machine(cpu=llvm.get_host_cpu_name(),
-                                                   features=llvm.get_host_cpu_features().flatten(),
-                                                   opt=3, codemodel="jitdefault", jit=True)
+            _target = host_target_machine()
         return _target
+
+
+def host_target_machine() -> llvm.TargetMachine:
+    """A new target machine for the host; an execution engine takes one for its own (and disposes of it)."""
+    llvm.initialize_native_target()
+    llvm.initialize_native_asmprinter()
+    target = llvm.Target.from_default_triple()
+    return target.create_target_machine(cpu=llvm.get_host_cpu_name(), features=llvm.get_host_cpu_features().flatten(),
+                                        opt=3, codemodel="jitdefault", jit=True)
 
 
 def host_description() -> str:
@@ -95,6 +102,7 @@ def compile_module(key: str, build: Callable[[], tuple[ir.Module, dict]]) -> Com
     with _lock:
         found = _cache.get(key)
         if found is not None:
+            _cache.move_to_end(key)
             STATISTICS["cache hits"] += 1
             return found
         start = time.perf_counter()
@@ -106,11 +114,13 @@ def compile_module(key: str, build: Callable[[], tuple[ir.Module, dict]]) -> Com
         module.verify()
         optimize(module)
         optimized = str(module)
-        engine = llvm.create_mcjit_compiler(module, tm)
+        engine = llvm.create_mcjit_compiler(module, host_target_machine())
         engine.finalize_object()
         engine.run_static_constructors()
         compiled = CompiledModule(key, engine, optimized, {}, time.perf_counter() - start, context)
         _cache[key] = compiled
+        while len(_cache) > CACHE_SIZE:
+            _cache.popitem(last=False)
         STATISTICS["compiles"] += 1
         return compiled
 

@@ -12,7 +12,11 @@ no intermediate array.  A producer P fuses into a consumer C when
     ``parallel_for`` C in the same region as P, reached from C's region
     through ``if`` arms only (no loop would run it twice), and C's extent is
     P's extent (``extent P`` or P's extent operand itself);
-  - C is a ``reduce`` over P in the same region as P (its source);
+  - C is a ``reduce`` over P in the same region as P (its source), and
+    either C may be split across cores (``reassociate``) or P's element is
+    cheap (at most `SEQUENTIAL_FUSION_COST` in the flow-loss cost model):
+    an in-order reduce runs on one core, and fusing a costly map into it
+    would take that map off the cores (Monte Carlo's scenarios);
 * of C's own region and the regions fused into it (each with what is fused
   into it in turn), at most one may fault (`Facts.may_fault`): fusing
   interleaves them, and the interpreter's first fault must stay the first
@@ -46,6 +50,8 @@ from nanopass.backends.llvm import types as N
 from nanopass.backends.llvm.analysis import Facts
 
 TABLE = "fused"
+# The most work per element a producer may have and still fuse into a reduce that runs in order.
+SEQUENTIAL_FUSION_COST = 32
 
 
 def fused_into(graph: Graph) -> dict[int, int]:
@@ -118,6 +124,8 @@ def consumer_of(facts: Facts, producer_id: int, producer: Node) -> int | None:
     if reduces and not indexes and len(reduces) == 1:
         consumer = reduces[0]
         if facts.region_of[consumer] != home:
+            return None
+        if not graph.node(consumer).attr("reassociate") and facts.cost(region) > SEQUENTIAL_FUSION_COST:
             return None
     elif len(indexes) == 1 and not reduces:
         consumer = _indexing_consumer(facts, producer_id, producer, indexes[0], home)

@@ -208,15 +208,15 @@ def _native_scalar(t: N.Scalar) -> Callable[[Any], Any]:
 class ArenaBuffer:
     """A block compiled code allocated, kept past its run: frees it when the last array over it goes."""
 
-    __slots__ = ("address", "__array_interface__", "__weakref__")
+    __slots__ = ("block", "__array_interface__", "__weakref__")
 
     def __init__(self, address: int, shape: tuple[int, ...], dtype: np.dtype):
-        self.address = address
+        self.block = address - BLOCK_HEADER
         self.__array_interface__ = {"data": (address, False), "shape": shape, "typestr": dtype.str,
                                     "descr": dtype.descr, "version": 3}
 
-    def __del__(self) -> None:
-        _FREE(self.address - BLOCK_HEADER)
+    def __del__(self, free=_FREE) -> None:  # ``free`` bound now: module globals may be gone at exit
+        free(self.block)
 
 
 # -- marshaling -------------------------------------------------------------------------------------------------
