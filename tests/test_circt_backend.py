@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 
 from nanopass.backends.circt import (CLASS_TABLE, Scalar, UnionLayout, check, classify, compile_hardware, export,
                                      to_circt_mlir, to_verilog)
+from nanopass.backends.circt.layout import demanded_bits
 from nanopass.backends.circt.shape import Declarations, scalar_name, shape_of
 from nanopass.backends.circt.simulate import LINT_TOOLS, SIMULATION_TOOLS, Simulator, lint, missing_tools
 from nanopass.cli import main as cli_main
@@ -35,7 +36,7 @@ ROOT = Path(__file__).resolve().parent.parent
 COUNTER = ROOT / "examples" / "counter.clef"
 HARDWARE = ROOT / "examples" / "hardware"
 MACHINES = [(COUNTER, "step"), (HARDWARE / "stopwatch.clef", "stopwatch"), (HARDWARE / "mac.clef", "mac"),
-            (HARDWARE / "uart_tx.clef", "transmit")]
+            (HARDWARE / "uart_tx.clef", "transmit"), (HARDWARE / "accumulator.clef", "accumulate")]
 COMBINATIONAL = ["mix", "absdiff", "average", "signedOps"]
 
 
@@ -160,6 +161,36 @@ def test_inferred_widths_are_narrower_than_declared_and_come_from_the_widths_pas
                        "Peak": Scalar(8, False), "Rising": Scalar(1, False)}
 
 
+def test_a_value_whose_uses_read_its_low_bits_is_computed_in_those_bits():
+    design = compile_hardware(load(HARDWARE / "mac.clef")).design("mac")
+    # (s.Sum + product) &&& 0xFFFFF: the sum's range is all of int, but only 20 bits are read.
+    assert [op.result.type.width.data for op in ops(design, "comb.add")] == [20]
+    declared = compile_hardware(load(HARDWARE / "mac.clef"), widths="declared").design("mac")
+    assert [op.result.type.width.data for op in ops(declared, "comb.add")] == [32]
+    # delta = int i.X - int s.Last is compared (delta > 0): every bit of its 9 is read.
+    assert [op.result.type.width.data for op in ops(design, "comb.sub")] == [9]
+
+
+def test_demanded_bits_follow_uses_back_through_branches():
+    graph = source("[<HardwareModule>]\nlet f (a: int) (b: int) (c: bool) : int =\n"
+                   "    let t = if c then a * b else a + 1\n    (t - b) &&& 255\n")
+    saturated = compile_hardware(graph).graph
+    func = saturated.node(saturated.symbol("f"))
+    nodes = {saturated.node(i).attr("op"): i for i in saturated.walk_region(func.regions[0])
+             if saturated.node(i).kind == "prim"}
+    ranges = saturated.annotation("ranges")
+    found = demanded_bits(saturated, [saturated.symbol("f")], lambda node: ranges[node].bits)
+    assert ranges[nodes["&&&"]].bits == 8  # [0, 255]: the mask bounds it
+    assert found[nodes["-"]] == 8 and found[nodes["*"]] == 8 and found[nodes["+"]] == 8
+    assert nodes["&&&"] not in found  # the result goes out whole
+    assert found[func_params(saturated, func)[0]] == 8  # a is read by * and + only
+    assert func_params(saturated, func)[2] not in found  # c is a condition: every bit
+
+
+def func_params(graph, func):
+    return graph.region(func.regions[0]).params
+
+
 def test_unions_take_tag_bits_and_the_widest_payload():
     stopwatch = compile_hardware(load(HARDWARE / "stopwatch.clef")).design("stopwatch")
     (mode,) = [r.layout for r in stopwatch.registers if r.field == "Mode"]
@@ -171,6 +202,9 @@ def test_unions_take_tag_bits_and_the_widest_payload():
     assert line.fields("Data") == (Scalar(8, False), Scalar(3, False)) and line.width == 2 + 11
     declared = compile_hardware(load(HARDWARE / "uart_tx.clef"), widths="declared").design("transmit")
     assert [r.layout.width for r in declared.registers if r.field == "Line"] == [2 + 8 + 32]
+    ports = {p.name: p.layout for p in compile_hardware(load(HARDWARE / "accumulator.clef")).design("accumulate").ports}
+    # Any command may arrive: its payloads keep their declared widths (uint8, uint8, int) under a 2-bit tag.
+    assert ports["Cmd"].width == 2 + 32 and ports["Last"].fields("Changed") == (Scalar(8, False),)
 
 
 def test_union_layout_round_trips_values():
@@ -363,11 +397,11 @@ def test_every_cycle_matches_the_interpreter(machine, data):
     assert machine.simulated(cycles) == machine.expected(cycles)
 
 
-@pytest.fixture(scope="module")
-def alu():
+@pytest.fixture(scope="module", params=["inferred", "declared"])
+def alu(request):
     require(SIMULATION_TOOLS)
     graph = load(HARDWARE / "alu.clef")
-    hardware = compile_hardware(graph)
+    hardware = compile_hardware(graph, widths=request.param)
     yield graph, hardware, hardware.verilog()
 
 

@@ -331,13 +331,21 @@ class _ModuleEmitter:
             return "bool"
         return None
 
-    def _result_layout(self, node_id: int, node: Node) -> Scalar:
+    def _result_layout(self, node_id: int, node: Node, exact: bool = False) -> Scalar:
+        """The layout the node's value is computed in: its range's, cut to the low bits its uses read
+        unless ``exact``."""
         type_name = self._scalar_type(node_id, node)
         if type_name not in ("bool", *CONVERSIONS):
             t = self.types.get(node_id)
             shown = f"a {T.show(t)}" if t is not None else "of unknown type"
             raise self._refuse(node, f"its value is {shown}; hardware computes bool, uint8, int and int64")
-        return self.policy.value(node_id, type_name)
+        layout = self.policy.value(node_id, type_name)
+        return layout if exact else self._narrowed(node_id, layout)
+
+    def _narrowed(self, node_id: int, layout: Scalar) -> Scalar:
+        """``layout`` cut to the low bits every use of the node reads (they never extend it again)."""
+        bits = self.policy.demanded(node_id)
+        return layout if bits is None or bits >= layout.width else Scalar(bits, layout.signed)
 
     # -- values -----------------------------------------------------------------------------------------
     def kind_const(self, node_id: int, node: Node, env: dict, regions: list) -> Any:
@@ -407,7 +415,7 @@ class _ModuleEmitter:
         if count.value in self._constants:
             masked = self._constants[count.value] & mask
             count = Bits(self._constant(masked, mask.bit_length(), node), Scalar(mask.bit_length(), False))
-        else:
+        elif count.layout.interval.lo < 0 or count.layout.interval.hi > mask:  # else the mask changes nothing
             count = self._resize(count, Scalar(max(count.layout.width, mask.bit_length()), count.layout.signed),
                                  node)
             count = Bits(self._add(comb.AndOp([count.value, self._constant(mask, count.layout.width, node)]),
@@ -480,7 +488,8 @@ class _ModuleEmitter:
         narrower than the type (its field's inferred width) keeps the logic reading it narrow.
         """
         if isinstance(value, Bits) and self._scalar_type(node_id, node) is not None:
-            return self._resize(value, value.layout.meet(self._result_layout(node_id, node)), node)
+            known = value.layout.meet(self._result_layout(node_id, node, exact=True))
+            return self._resize(value, self._narrowed(node_id, known), node)
         return value
 
     def kind_union(self, node_id: int, node: Node, env: dict, regions: list) -> Any:

@@ -22,12 +22,16 @@ A width policy says which layout each value gets:
   where the union arrives on an input port).  A value with no range (code
   the analysis found unreachable) keeps its declared width.  Input ports keep
   their declared widths under both policies: any value may arrive there.
+  Then backwards, as Bitwise does: a value every use of which reads only its
+  low k bits (``+ - * neg &&& ||| ^^^``, the shifted side of ``<<<``, a
+  conversion, a branch joining it) is computed in k bits (`demanded_bits`);
+  ``(s.Sum + p) &&& 0xFFFFF`` adds in 20 bits, not 32.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Any, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 import attrs
 
@@ -159,7 +163,12 @@ class DeclaredWidths:
         self._unions: dict[str, UnionLayout] = {}
 
     def value(self, node_id: int, type_name: str) -> Scalar:
+        """The layout holding every value node ``node_id`` (of scalar type ``type_name``) takes."""
         return Scalar.declared(type_name)
+
+    def demanded(self, node_id: int) -> int | None:
+        """The low bits of node ``node_id`` its uses read, when fewer than all (None: all of them)."""
+        return None
 
     def decided(self, node_id: int) -> bool | None:
         """Whether the condition ``node_id`` is known to be true or false (None: it is not known)."""
@@ -203,6 +212,7 @@ class InferredWidths(DeclaredWidths):
         self.fields = {(f.role, f.field): f for f in fields}
         self.functions = tuple(functions)
         self.diagnostics = tuple(diagnostics)
+        self._demand: dict[int, int | None] | None = None
 
     def value(self, node_id: int, type_name: str) -> Scalar:
         interval = self.ranges.get(node_id)
@@ -211,6 +221,19 @@ class InferredWidths(DeclaredWidths):
     def decided(self, node_id: int) -> bool | None:
         interval = self.ranges.get(node_id)
         return None if interval is None or interval.constant is None else bool(interval.constant)
+
+    def demanded(self, node_id: int) -> int | None:
+        if self._demand is None:
+            types = self.graph.annotation("types")
+
+            def width(node: int) -> int | None:
+                if node in self.ranges:
+                    return self.ranges[node].bits
+                name = scalar_name(types.get(node))
+                return DECLARED_BITS.get(name) if name is not None else None
+
+            self._demand = demanded_bits(self.graph, self.functions, width)
+        return self._demand.get(node_id)
 
     def register(self, field: Field) -> Layout:
         return self._field("state", field)
@@ -271,3 +294,63 @@ class InferredWidths(DeclaredWidths):
                     node = self.graph.node(node_id)
                     if node.kind == "union" and node.attr("type") == name:
                         yield node_id
+
+
+# -- demanded bits ------------------------------------------------------------------------------------
+
+# Operators whose result's low k bits depend only on their operands' low k bits.
+LOW_BIT_OPS = frozenset({"+", "-", "*", "&&&", "|||", "^^^", "neg"})
+CONVERSIONS = frozenset({"int", "int64", "uint8"})
+
+
+def demanded_bits(graph: Graph, functions: Iterable[int], width: Callable[[int], int | None]) -> dict[int, int]:
+    """For each scalar node of ``functions`` whose every use reads only its low bits, how many.
+
+    ``width(node)`` is the node's own width (None when it is not a scalar).  A use
+    that computes modulo ``2^k`` (see `LOW_BIT_OPS`; conversions; the shifted side of
+    ``<<<``; an ``if`` joining it into a k-bit result) reads the low k bits, where k
+    is the user's own effective width; every other use (a comparison, a division,
+    ``>>>``, a record, a call, a port) reads all of it.  Regions are walked from
+    their results back, so every use is seen before the value it uses.
+    """
+    needs: dict[int, int | None] = {}  # None: some use reads every bit
+
+    def need(node_id: int, bits: int | None) -> None:
+        if node_id in needs and (needs[node_id] is None or bits is None):
+            needs[node_id] = None
+        else:
+            needs[node_id] = bits if node_id not in needs else max(bits, needs[node_id])
+
+    def effective(node_id: int) -> int | None:
+        own = width(node_id)
+        read = needs.get(node_id)
+        return own if read is None or own is None else min(own, read)
+
+    def region(region_id: int, result_bits: list[int | None]) -> None:
+        found = graph.region(region_id)
+        for result, bits in zip(found.results, result_bits):
+            need(result, bits)
+        for node_id in reversed(found.body):
+            node = graph.node(node_id)
+            bits = effective(node_id)
+            if node.kind == "prim" and node.attr("op") in LOW_BIT_OPS:
+                for operand in node.operands:
+                    need(operand, bits)
+            elif node.kind == "prim" and node.attr("op") == "<<<":
+                need(node.operands[0], bits)
+                need(node.operands[1], None)
+            elif node.kind == "native" and node.attr("op") in CONVERSIONS and len(node.operands) == 1:
+                need(node.operands[0], bits)
+            else:
+                for operand in node.operands:
+                    need(operand, None)
+            for owned in node.regions:
+                results = graph.region(owned).results
+                joined = node.kind == "if" and len(results) == 1 and width(node_id) is not None
+                region(owned, [bits] if joined else [None] * len(results))
+
+    for func_id in functions:
+        for region_id in graph.node(func_id).regions:
+            region(region_id, [None] * len(graph.region(region_id).results))
+    return {node_id: bits for node_id, bits in needs.items() if bits is not None}
+
