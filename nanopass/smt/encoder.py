@@ -12,8 +12,10 @@ values), but on `nanopass.smt.values` trees of z3 terms.  What a run collects:
   (``loop``, ``for``, ``while``) past ``loop_bound`` iterations whose count is
   not a constant, an array walked (``reduce``, ``foreach``, folds, filters,
   scans, a map whose body may fail) past ``array_bound`` elements, recursion
-  past ``recursion_bound`` nested calls of one function.  Those runs are left
-  out of the query and the verdict names the bound (`bounds`).
+  past ``recursion_bound`` nested calls of one function on symbolic
+  arguments (calls on constants are unrolled exactly, up to ``max_unroll``
+  deep).  Those runs are left out of the query and the verdict names the
+  bound (`bounds`).
 * ``world``: effects as a threaded state.  The state is a term of an
   uninterpreted sort; an effectful extern is a pair of uninterpreted
   functions of (state, arguments), its result and the next state; a pure
@@ -73,6 +75,7 @@ class Options:
     max_unroll: int = 1024
     max_steps: int = 200_000
     test_inputs: int = 50
+    test_seconds: float = 5.0
 
 
 # -- function values ----------------------------------------------------------------------------
@@ -206,7 +209,7 @@ class Machine:
         self.exceeded: list[z3.BoolRef] = []
         self.bounds: set[str] = set()
         self.steps = 0
-        self.calls: list[str] = []
+        self.calls: list[tuple[str, bool]] = []  # (function, called on symbolic arguments)
         self.index_depth = 0
         self._globals: dict[str, Any] = {}
         self._globals_running: set[str] = set()
@@ -444,10 +447,14 @@ class Machine:
         raise Unsupported(f"applying a {describe(fn)} value as a function")
 
     def _call_function(self, fn: TopFunction, args: list[Any]) -> Any:
-        if self.calls.count(fn.name) >= self.options.recursion_bound:
+        # A call on constants is unrolled exactly (up to max_unroll deep); symbolic ones count toward the bound.
+        concrete = all(_is_value(t) for a in args if not is_function(a) for t in leaves(a))
+        symbolic_depth = sum(1 for name, symbolic in self.calls if name == fn.name and symbolic)
+        too_deep = len(self.calls) >= self.options.max_unroll
+        if too_deep or (not concrete and symbolic_depth >= self.options.recursion_bound):
             self.exceed(z3.BoolVal(True), f"recursion to depth {self.options.recursion_bound}")
             return self.shared.cut_value(self.program.function_type(fn.name)[1])
-        self.calls.append(fn.name)
+        self.calls.append((fn.name, not concrete))
         try:
             return self.region_value(fn.region, {}, args)
         finally:
@@ -996,6 +1003,12 @@ def _int(value: Any) -> z3.ExprRef:
     if isinstance(value, Scalar) and value.type == "int":
         return value.term
     raise Unsupported(f"a count that is a {describe(value)} value")
+
+
+def _is_value(term: z3.ExprRef) -> bool:
+    term = z3.simplify(term)
+    return (z3.is_bv_value(term) or z3.is_fp_value(term) or z3.is_true(term) or z3.is_false(term)
+            or z3.is_string_value(term))
 
 
 def _ite(cond: z3.BoolRef, a: z3.ExprRef, b: z3.ExprRef) -> z3.ExprRef:

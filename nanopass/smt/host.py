@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import ctypes
 import math
 import struct
 import threading
@@ -27,6 +28,7 @@ import z3
 
 from nanopass.diagnostics import DiagnosticError
 from nanopass.frontend import types as T
+from nanopass.frontend.stack import run_with_big_stack
 from nanopass.graph import Graph
 from nanopass.interp.values import (
     Float32, Int64, Record, UInt8, Union, array_from, list_of, object_array)
@@ -214,8 +216,15 @@ def model_externs(graph: Graph, model: z3.ModelRef, shared: Shared, calls: list)
 # -- running the interpreter ------------------------------------------------------------------------------------
 
 class _Deadline(BaseException):
-    """Raised inside the interpreter's thread when a replay runs out of time (not an `Exception`:
-    nothing in the interpreter may catch it)."""
+    """Raised inside the interpreter's thread when a run is out of time (not an `Exception`: nothing in
+    the interpreter may catch it)."""
+
+
+def _interrupt(thread_id: int, done: threading.Event, start: float) -> None:
+    """Raise `_Deadline` in the interpreter's thread, again and again until it has stopped."""
+    while not done.wait(0.02 if time.monotonic() > start else max(0.0, start - time.monotonic())):
+        if time.monotonic() > start:
+            ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread_id), ctypes.py_object(_Deadline))
 
 
 @attrs.frozen
@@ -242,16 +251,21 @@ def run_outcome(graph: Graph, entry: str, args: tuple, externs: dict[str, Callab
     from nanopass.driver import to_python
     from nanopass.interpreter import Interpreter
 
-    deadline = time.monotonic() + seconds
+    interpreter = Interpreter(graph, externs)
+    done = threading.Event()
 
-    def tracer(frame: Any, event: str, arg: Any) -> None:
-        if time.monotonic() > deadline:
-            raise _Deadline()
-        return None
+    def watched() -> Any:
+        watchdog = threading.Thread(target=_interrupt, args=(threading.get_ident(), done, time.monotonic() + seconds),
+                                    daemon=True)
+        watchdog.start()
+        try:
+            return interpreter.run_here(entry, args)
+        finally:
+            done.set()
+            watchdog.join()
 
-    threading.settrace(tracer)
     try:
-        value = to_python(Interpreter(graph, externs).run(entry, *args))
+        value = to_python(run_with_big_stack(watched))
         if not is_data(value):
             raise Unsupported(f"the result {value!r} is not data (a function, an actor, an Async) and cannot be "
                               "compared")
@@ -265,8 +279,6 @@ def run_outcome(graph: Graph, entry: str, args: tuple, externs: dict[str, Callab
     except (TypeError, ValueError, KeyError, AttributeError, IndexError, ZeroDivisionError, OverflowError) as error:
         # The interpreter trusts the program to be well typed; a graph that is not fails this way.
         outcome = Outcome(failed=f"the interpreter stopped: {type(error).__name__}: {error}")
-    finally:
-        threading.settrace(None)
     if calls:
         return attrs.evolve(outcome, calls=tuple((name, repr(args)) for name, args in calls))
     return outcome

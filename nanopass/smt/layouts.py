@@ -1,10 +1,11 @@
 """Types as value shapes: the fields of records and the payloads of union cases, and fresh values of a type.
 
-Graphs do not keep the front end's record and union definitions, only their
-names (``typedef``'s ``fields`` / ``cases``) and the ``types`` table of every
-value.  `Layouts` reads field and payload types off typed nodes that build,
-read or match them (``record``, ``field``, ``union``, ``case_field``, ``match``
-arms binding a case's fields).  `fresh` makes a value of a type whose leaves
+The front end keeps its record and union definitions in the ``typedefs``
+table; a graph built otherwise has only their names (``typedef``'s
+``fields`` / ``cases``) and the ``types`` table of every value, and `Layouts`
+then reads field and payload types off typed nodes that build, read or match
+them (``record``, ``field``, ``union``, ``case_field``, ``match`` arms binding
+a case's fields).  `fresh` makes a value of a type whose leaves
 come from a callback: z3 constants for inputs, uninterpreted functions for
 what an extern returns, fixed terms for the shape of an empty array.
 Lengths are never negative: a length leaf is a 31-bit term zero-extended.
@@ -44,6 +45,13 @@ class Layouts:
             self._read(graph)
 
     def _read(self, graph: Graph) -> None:
+        for definition in graph.annotation("typedefs").values():  # the front end's definitions, when kept
+            if isinstance(definition, T.RecordDef) and not definition.params:
+                self.records.setdefault(definition.name, tuple(n for n, _ in definition.fields))
+                self.field_types.setdefault(definition.name, {}).update(dict(definition.fields))
+            elif isinstance(definition, T.UnionDef) and not definition.params and definition.name != "option":
+                self.unions.setdefault(definition.name, tuple(c for c, _ in definition.cases))
+                self.payloads.setdefault(definition.name, {}).update(dict(definition.cases))
         types = graph.annotation("types")
         for _, node in graph.top_level():
             if node.kind == "typedef" and node.attr("form") == "record":
