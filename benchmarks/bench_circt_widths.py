@@ -35,7 +35,8 @@ MACHINES = [("examples/counter.clef", "step"), ("examples/hardware/stopwatch.cle
             ("examples/hardware/mac.clef", "mac"), ("examples/hardware/uart_tx.clef", "transmit"),
             ("examples/hardware/accumulator.clef", "accumulate"),
             ("examples/hardware/alu.clef", "mix"), ("examples/hardware/alu.clef", "absdiff"),
-            ("examples/hardware/alu.clef", "average"), ("examples/hardware/alu.clef", "signedOps")]
+            ("examples/hardware/alu.clef", "average"), ("examples/hardware/alu.clef", "signedOps"),
+            ("examples/hardware/alu.clef", "spread")]
 WIRING = {"comb.extract", "comb.concat", "comb.replicate", "hw.constant", "hw.output", "seq.compreg"}
 
 

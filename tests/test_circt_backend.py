@@ -37,7 +37,7 @@ COUNTER = ROOT / "examples" / "counter.clef"
 HARDWARE = ROOT / "examples" / "hardware"
 MACHINES = [(COUNTER, "step"), (HARDWARE / "stopwatch.clef", "stopwatch"), (HARDWARE / "mac.clef", "mac"),
             (HARDWARE / "uart_tx.clef", "transmit"), (HARDWARE / "accumulator.clef", "accumulate")]
-COMBINATIONAL = ["mix", "absdiff", "average", "signedOps"]
+COMBINATIONAL = ["mix", "absdiff", "average", "signedOps", "spread"]
 
 
 def load(path: Path):
@@ -52,7 +52,8 @@ def require(tools) -> None:
     """Skip, saying which tools are missing; under CI (which installs them) fail instead."""
     missing = missing_tools(tools)
     if missing:
-        message = f"{', '.join(missing)} not installed (Debian: apt-get install iverilog verilator; `make install` does it)"
+        message = (f"{', '.join(missing)} not installed (Debian: apt-get install iverilog verilator; "
+                   f"`make install` does it)")
         if os.environ.get("CI"):
             pytest.fail(message)
         pytest.skip(message)
@@ -88,10 +89,12 @@ type U = | A | B of float
 REJECTED = [
     ("let f (s: S) (i: I) : S = s", "must be a pair State * Outputs"),
     ("let f (s: S) (i: I) : O * O = ({ Out = s.N }, { Out = s.N })", "must be the State type S"),
-    ("let f (s: S) (i: uint8) : S * O = (s, { Out = i })", "Inputs of Mealy machine 'f' (parameter 'i') must be a record"),
+    ("let f (s: S) (i: uint8) : S * O = (s, { Out = i })",
+     "Inputs of Mealy machine 'f' (parameter 'i') must be a record"),
     ("let f (s: S) (i: I) : S * uint8 = (s, s.N)", "Outputs of Mealy machine 'f'"),
     ("let f (s: S) : S * O = (s, { Out = s.N })", "a Mealy machine takes two"),
-    ("let f (s: F) (i: I) : F * O = (s, { Out = 1uy })", "field 'X' of F (the State of hardware module 'f') is a float"),
+    ("let f (s: F) (i: I) : F * O = (s, { Out = 1uy })",
+     "field 'X' of F (the State of hardware module 'f') is a float"),
     ("let f (u: U) (x: uint8) : uint8 = x", "parameter 'u' of hardware module 'f' is U: a combinational"),
     ("let f (x: uint8) (y: float) : uint8 = x", "parameter 'y' of hardware module 'f' is float"),
     ("let f (x: uint8) : uint8 * bool = (x, true)", "must be a scalar or a record"),
@@ -202,7 +205,8 @@ def test_unions_take_tag_bits_and_the_widest_payload():
     assert line.fields("Data") == (Scalar(8, False), Scalar(3, False)) and line.width == 2 + 11
     declared = compile_hardware(load(HARDWARE / "uart_tx.clef"), widths="declared").design("transmit")
     assert [r.layout.width for r in declared.registers if r.field == "Line"] == [2 + 8 + 32]
-    ports = {p.name: p.layout for p in compile_hardware(load(HARDWARE / "accumulator.clef")).design("accumulate").ports}
+    accumulator = compile_hardware(load(HARDWARE / "accumulator.clef")).design("accumulate")
+    ports = {p.name: p.layout for p in accumulator.ports}
     # Any command may arrive: its payloads keep their declared widths (uint8, uint8, int) under a 2-bit tag.
     assert ports["Cmd"].width == 2 + 32 and ports["Last"].fields("Changed") == (Scalar(8, False),)
 
@@ -233,10 +237,18 @@ def test_a_state_field_without_an_inferable_width_is_the_widths_diagnostic():
     assert "Width(\"Total\"" in diagnostic.message and diagnostic.span.line == 6  # where t is computed
     # Declared widths need no inference; an annotation settles the inferred ones.
     assert "seq.compreg" in to_circt_mlir(graph, widths="declared")
+    body = "let f (s: S) (i: I) : S * O =\n    let t = s.Total + i.X\n    ({ Total = t }, { Out = t > 0 })\n"
     annotated = source("type S = { Total: int }\ntype I = { X: int }\ntype O = { Out: bool }\n"
-                       "[<HardwareModule; Width(\"Total\", 12)>]\n"
-                       "let f (s: S) (i: I) : S * O =\n    let t = s.Total + i.X\n    ({ Total = t }, { Out = t > 0 })\n")
-    assert "seq.compreg %" in to_circt_mlir(annotated) and ": i12" in to_circt_mlir(annotated)
+                       "[<HardwareModule; Width(\"Total\", 12)>]\n" + body)
+    (register,) = compile_hardware(annotated).design("f").registers
+    assert register.layout == Scalar(12, True)
+
+
+def test_every_widths_error_inside_the_module_fails_the_compile():
+    graph = source(TYPES + "[<HardwareModule; Width(\"Nope\", 4)>]\nlet f (s: S) (i: I) : S * O = (s, { Out = s.N })\n")
+    with pytest.raises(DiagnosticError, match=r"'Width\(\"Nope\", 4\)' on f names no state or output field"):
+        compile_hardware(graph)
+    assert "hw.module @f" in to_circt_mlir(graph, widths="declared")
 
 
 @pytest.mark.parametrize("body, expected", [

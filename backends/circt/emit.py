@@ -56,7 +56,7 @@ from nanopass.passes.widths import SHIFT_MASKS
 from nanopass.zipper import Zipper
 
 from nanopass.backends.circt.layout import BIT, DeclaredWidths, Scalar, UnionLayout
-from nanopass.backends.circt.shape import CLOCK, MEALY, RESET, Declarations, Field, Shape, scalar_name
+from nanopass.backends.circt.shape import CLOCK, MEALY, RESET, Declarations, Shape, scalar_name
 
 MODULAR = {"+": comb.AddOp, "*": comb.MulOp, "&&&": comb.AndOp, "|||": comb.OrOp, "^^^": comb.XorOp}
 PREDICATES = {"=": ("eq", "eq"), "<>": ("ne", "ne"), "<": ("slt", "ult"), "<=": ("sle", "ule"),

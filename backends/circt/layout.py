@@ -36,7 +36,6 @@ from typing import Any, Callable, Iterable, Mapping
 import attrs
 
 from nanopass.diagnostics import Diagnostic, DiagnosticError
-from nanopass.frontend import types as T
 from nanopass.graph import Graph
 from nanopass.interp.values import Union
 from nanopass.passes.widths import TYPE_RANGES, Interval, bits_needed
@@ -211,8 +210,19 @@ class InferredWidths(DeclaredWidths):
         fields = graph.annotation("hardware").get(shape.func_id, ())
         self.fields = {(f.role, f.field): f for f in fields}
         self.functions = tuple(functions)
-        self.diagnostics = tuple(diagnostics)
         self._demand: dict[int, int | None] | None = None
+        errors = self._errors(diagnostics)
+        if errors:
+            raise DiagnosticError(errors)
+
+    def _errors(self, diagnostics: Iterable[Diagnostic]) -> list[Diagnostic]:
+        """The ``widths`` pass's errors inside this module, but for union fields, which this policy lays out
+        itself from the payloads' ranges (the pass gives a union field no width)."""
+        func = self.graph.node(self.shape.func_id).span
+        unions = [f.name for f in (*self.shape.state, *self.shape.outputs) if scalar_name(f.type) is None]
+        return [d for d in diagnostics
+                if d.severity == "error" and d.span.file == func.file and func.line <= d.span.line <= func.end_line
+                and not any(f"field '{name}' of {self.shape.function}" in d.message for name in unions)]
 
     def value(self, node_id: int, type_name: str) -> Scalar:
         interval = self.ranges.get(node_id)
@@ -246,20 +256,12 @@ class InferredWidths(DeclaredWidths):
         if type_name is None:
             return self.union(self.decls.union(field.type).name)
         found = self.fields.get((role, field.name))
-        if found is None:
-            raise DiagnosticError(self._why_no_width(role, field))
+        if found is None:  # the pass reports every field it leaves without a width: an inconsistency
+            node = self.graph.node(self.shape.func_id)
+            raise DiagnosticError(Diagnostic(node.span, f"the widths pass gave {role} field '{field.name}' of "
+                                                        f"{self.shape.function} no width, and reported nothing"))
         signed = found.range.lo < 0 if found.range is not None else type_name in SIGNED_TYPES
         return Scalar(found.bits, signed)
-
-    def _why_no_width(self, role: str, field: Field) -> list[Diagnostic]:
-        """The ``widths`` pass's diagnostics for a field it gave no width."""
-        mention = f"field '{field.name}' of {self.shape.function}"
-        found = [d for d in self.diagnostics if mention in d.message]
-        if found:
-            return found
-        node = self.graph.node(self.shape.func_id)
-        return [Diagnostic(node.span, f"the widths pass gave {role} field '{field.name}' of "
-                                      f"{self.shape.function} no width, and said nothing about it")]
 
     def union(self, name: str) -> UnionLayout:
         if name not in self._unions:

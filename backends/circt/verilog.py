@@ -30,8 +30,8 @@ def _circt() -> Any:
         import circt.ir  # noqa: F401
         import circt.passmanager  # noqa: F401
     except ImportError as err:
-        raise DiagnosticError(Diagnostic(Span("<circt>", 1, 1), f"the circt wheel is not installed ({err}); "
-                                                                 f"install it with pip install 'nanopass[hw]'")) from None
+        message = f"the circt wheel is not installed ({err}); install it with pip install 'nanopass[hw]'"
+        raise DiagnosticError(Diagnostic(Span("<circt>", 1, 1), message)) from None
     return circt
 
 
