@@ -16,7 +16,7 @@ import re
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from nanopass.backends.circt import (CLASS_TABLE, Scalar, UnionLayout, check, classify, compile_hardware, export,
@@ -400,7 +400,7 @@ def machine(request):
     made.simulator.close()
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=25, deadline=None)
 @given(data=st.data())
 def test_every_cycle_matches_the_interpreter(machine, data):
     resets = st.integers(0, 11).map(lambda k: k == 0)  # a reset now and then, mid-run too

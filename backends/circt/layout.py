@@ -6,9 +6,9 @@ when ``signed`` (a ``bool`` is one unsigned bit).  A union is a
 ``tag_width`` bits, the fewest that number the cases, and below it the case's
 payload fields packed from bit 0 up, each a `Scalar`; ``payload_width`` is
 the widest case.  The first case with a zero payload is all zero bits, which
-is what a register resets to.  `encode` / `decode` turn host values (ints,
-bools, `nanopass.interp.values.Union`) into those bits and back: they are the
-contract for whoever drives the module's ports.
+is what a register resets to.  Each layout's ``encode`` / ``decode`` turn
+host values (ints, bools, `nanopass.interp.values.Union`) into those bits and
+back: they are the contract for whoever drives the module's ports.
 
 A width policy says which layout each value gets:
 
@@ -140,14 +140,6 @@ class UnionLayout:
 
 
 Layout = Scalar | UnionLayout
-
-
-def encode(layout: Layout, value: Any) -> int:
-    return layout.encode(value)
-
-
-def decode(layout: Layout, bits: int) -> Any:
-    return layout.decode(bits)
 
 
 # -- width policies ---------------------------------------------------------------------------------
