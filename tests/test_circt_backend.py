@@ -30,6 +30,7 @@ from nanopass.frontend import parse
 from nanopass.frontend.stack import run_with_big_stack
 from nanopass.interp.values import MAKE_SCALAR, Union
 from nanopass.interpreter import Interpreter
+from nanopass.pipeline import Pipeline
 from nanopass.passes.widths import TYPE_RANGES
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -150,6 +151,14 @@ def test_counter_module_has_clock_reset_ports_named_as_fields_and_a_register_per
            "out Zero: i1)" in hardware.mlir
     # Ops point back into the source: the increment is the `+` of line 9.
     assert re.search(r'comb.add .*loc\("examples/counter.clef":9:36\)', hardware.mlir)
+
+
+@pytest.mark.parametrize("path, name", MACHINES)
+def test_every_level_of_the_pipeline_compiles_to_the_same_module(path, name):
+    graph = load(path)
+    expected = to_circt_mlir(graph, name)
+    for passes in ("elaborate", "elaborate,baker", "elaborate,baker,coeffects,color,widths"):
+        assert to_circt_mlir(Pipeline.parse(passes).run(graph).graph, name) == expected
 
 
 def test_inferred_widths_are_narrower_than_declared_and_come_from_the_widths_pass():
