@@ -23,8 +23,10 @@ inside a ``builtin.module``; xDSL builds and prints it, xDSL parses it, and
   ``false``, float -> ``f64`` (NaN payloads and -0.0 kept), str -> string
   (UTF-8, printed raw; only ``"``, ``\\`` and control characters are escaped),
   None -> ``unit``, tuple -> array.
-* Annotation tables whose keys and values are plain data (the same kinds of
-  value) become ``psg.annotations = {table = [[key, fact], ...]}``.
+* Annotation tables become ``psg.annotations = {table = [[key, fact], ...]}``;
+  facts that are attrs objects (types, intervals, coeffects, hyperedges) are
+  written as tagged plain data by `nanopass.annotation_codec` and rebuilt on
+  reading.
 
 What has no text form, so `to_mlir` raises `DiagnosticError` naming the node:
 a live node in no region reachable from the root (or in two), a region no
@@ -34,8 +36,10 @@ params, token or results, a ``param`` / ``token`` node (a block argument) with
 operands, effect or regions, attribute values that are not plain data (lists,
 numpy scalars, objects), an attribute with an empty name (MLIR refuses it),
 an integer past Python's limit on integer text, a string with lone
-surrogates, a negative span number.  Annotation tables that hold other values are left out of the text
-(named in a ``//`` comment) unless ``annotations="strict"``, which raises.
+surrogates, a negative span number.  An annotation table holding a value
+with no plain-data form (not an attrs object, not a container of them) is
+left out of the text, named in a ``//`` comment, unless
+``annotations="strict"``, which raises.
 Python's NaN is unequal to itself, so a graph holding a NaN compares equal
 after the round trip only when it used the ``math.nan`` object.
 
@@ -87,6 +91,7 @@ from xdsl.utils.exceptions import ParseError, VerifyException
 from xdsl.utils.lexer import Input
 from xdsl.utils.mlir_lexer import MLIRLexer, MLIRTokenKind, StringLiteral
 
+from nanopass.annotation_codec import NotEncodable, from_plain, to_plain
 from nanopass.diagnostics import UNKNOWN_SPAN, Diagnostic, DiagnosticError, Span
 from nanopass.dialects.psg import (
     OP_PREFIX,
@@ -416,8 +421,9 @@ class _Writer:
                     raise _Unprintable(f"its name {name!r} is not a non-empty string")
                 if not isinstance(table, Mapping):
                     raise _Unprintable(f"it is a {type(table).__name__}, not a mapping")
-                pairs = [ArrayAttr((self.encode(key), self.encode(fact))) for key, fact in _sorted_items(table)]
-            except _Unprintable as err:
+                pairs = [ArrayAttr((self.encode(to_plain(key)), self.encode(to_plain(fact))))
+                         for key, fact in _sorted_items(table)]
+            except (_Unprintable, NotEncodable) as err:
                 message = f"annotation table {name!r} left out: {err}"
                 if self.annotations == "strict":
                     raise DiagnosticError(Diagnostic(UNKNOWN_SPAN, f"no MLIR form: {message}")) from None
@@ -855,7 +861,10 @@ class _FastReader:
             for name, table in self._dictionary(self._plain):
                 if not isinstance(table, tuple) or not all(isinstance(p, tuple) and len(p) == 2 for p in table):
                     raise _Fallback
-                tables[name] = pmap(dict(table))
+                try:
+                    tables[name] = pmap({from_plain(k): from_plain(v) for k, v in table})
+                except NotEncodable:
+                    raise _Fallback from None
             return pmap(tables)
         return self._plain()
 
@@ -1410,8 +1419,11 @@ class _Reader:
             pairs = table.data if isinstance(table, ArrayAttr) else None
             if pairs is None or not all(isinstance(p, ArrayAttr) and len(p.data) == 2 for p in pairs):
                 raise self._error(self.module, f"annotation table '{name}' must be an array of [key, fact] pairs")
-            tables[name] = pmap({self._decode(p.data[0], self.module): self._decode(p.data[1], self.module)
-                                 for p in pairs})
+            try:
+                tables[name] = pmap({from_plain(self._decode(p.data[0], self.module)):
+                                     from_plain(self._decode(p.data[1], self.module)) for p in pairs})
+            except NotEncodable as err:
+                raise self._error(self.module, f"annotation table '{name}': {err}") from None
         return pmap(tables)
 
 

@@ -256,12 +256,25 @@ class Color:
     name: str
 
 
-def test_annotation_tables_that_are_not_plain_data():
-    graph = effectful_program().annotate("types", {0: "int"}).annotate("colors", {0: Color("red")})
+def test_annotation_facts_that_are_attrs_objects_round_trip():
+    graph = effectful_program().annotate("colors", {0: Color("red"), 1: (Color("blue"), frozenset({2, 3}))})
     text = to_mlir(graph)
-    assert text.startswith("// annotation table 'colors' left out: Color(name='red') of type Color")
+    assert not text.startswith("//")
+    assert from_mlir(text).annotations == graph.annotations
+    assert from_mlir_with_xdsl(text).annotations == graph.annotations
+
+
+class Opaque:
+    """A fact with no plain-data form: not an attrs class."""
+
+
+def test_annotation_tables_with_no_plain_data_form_are_left_out_and_named():
+    opaque = Opaque()
+    graph = effectful_program().annotate("types", {0: "int"}).annotate("handles", {0: opaque})
+    text = to_mlir(graph)
+    assert text.startswith("// annotation table 'handles' left out:")
     assert from_mlir(text).annotations == pmap({"types": pmap({0: "int"})})
-    with pytest.raises(DiagnosticError, match="annotation table 'colors' left out"):
+    with pytest.raises(DiagnosticError, match="annotation table 'handles' left out"):
         to_mlir(graph, annotations="strict")
     assert "psg.annotations" not in to_mlir(graph, annotations="none")
     assert from_mlir(to_mlir(graph, annotations="none")) == graph
