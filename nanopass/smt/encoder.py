@@ -889,9 +889,8 @@ class Machine:
     def concat(self, parts: Any, container: str) -> Arr:
         if not isinstance(parts, Arr) or parts.rank != 1 or not isinstance(parts.elem, Arr):
             raise Unsupported(f"concatenating a {describe(parts)} value", kind="concat")
-        inner = parts.elem
-        first_part = select(inner.elem, [z3.BitVecVal(0, INDEX_BITS), z3.BitVecVal(0, INDEX_BITS)])
-        template = constant_template(default_like(first_part), 1)
+        zero = z3.BitVecVal(0, INDEX_BITS)
+        template = constant_template(default_like(select(select(parts.elem, [zero]).elem, [zero])), 1)
 
         def step(part: Any, j: z3.ExprRef, state: list) -> list:
             offset, out = state

@@ -33,7 +33,7 @@ from nanopass.graph import Graph
 from nanopass.interp.values import (
     Float32, Int64, Record, UInt8, Union, array_from, list_of, object_array)
 from nanopass.smt.encoder import Shared, extern_result
-from nanopass.smt.layouts import canonical, scalar_name
+from nanopass.smt.layouts import canonical, fresh, scalar_name
 from nanopass.smt.values import (
     BITS, FLOAT_SORTS, INDEX_BITS, UNIT, Arr, Rec, Scalar, Tup, Uni, Unsupported, constant_template, default_like,
     store, tag_sort, tag_sort_of)
@@ -150,17 +150,18 @@ def symbolic_of(host: Any, t: Any, shared: Shared) -> Any:
         return Scalar("string", z3.StringVal(str(host)))
     if isinstance(t, T.TTuple):
         return Tup(tuple(symbolic_of(h, i, shared) for h, i in zip(host, t.items)))
-    if isinstance(t, T.TArray) and t.rank == 1 or isinstance(t, T.TCon) and t.name == "list":
+    if isinstance(t, T.TArray) or isinstance(t, T.TCon) and t.name == "list":
         element = t.elem if isinstance(t, T.TArray) else t.args[0]
-        items = [symbolic_of(h, element, shared) for h in list(host)]
-        from nanopass.smt.layouts import fresh
-
+        rank = t.rank if isinstance(t, T.TArray) else 1
         shape = fresh(element, "", lambda _, s: z3.Const("__shape", s), shared.layouts)
-        template = constant_template(default_like(shape), 1)
-        for k, item in enumerate(items):
-            template = store(template, [z3.BitVecVal(k, INDEX_BITS)], item)
-        container = "list" if isinstance(t, T.TCon) else "array"
-        return Arr(container, (z3.BitVecVal(len(items), INDEX_BITS),), template)
+        template = constant_template(default_like(shape), rank)
+        cells = np.asarray(host, dtype=object).reshape(np.shape(host)[:rank]) if rank == 2 else list(host)
+        lengths = np.shape(cells) if rank == 2 else (len(cells),)
+        for position in np.ndindex(*lengths):
+            item = symbolic_of(cells[position] if rank == 2 else cells[position[0]], element, shared)
+            template = store(template, [z3.BitVecVal(k, INDEX_BITS) for k in position], item)
+        container = "list" if isinstance(t, T.TCon) else ("array" if rank == 1 else "array2d")
+        return Arr(container, tuple(z3.BitVecVal(n, INDEX_BITS) for n in lengths), template)
     if isinstance(t, T.TCon) and t.name == "option":
         _, constants = tag_sort("option", ("None", "Some"))
         if host is None:
