@@ -49,12 +49,13 @@ import sympy as sp
 
 from nanopass.diagnostics import Diagnostic, DiagnosticError, Span
 from nanopass.frontend import types as T
+from nanopass.frontend.stack import run_with_big_stack
 from nanopass.graph import Graph
 from nanopass.languages import Saturated
 from nanopass.pass_ import Analysis, PassContext, register
 from nanopass.passes.baker_sites import SITE_OPS
 from nanopass.passes.flowloss_algebra import (
-    INF, ZERO, Figure, Range, add, is_zero, mul, norm, number, point, r_hull, show, smax, smin)
+    INF, ZERO, Figure, Range, add, is_zero, mul, norm, number, point, r_hull, show, smax, smin, tidy)
 from nanopass.passes.flowloss_domain import ArrayV, Entry, ListV, Scalar, State, Unknown
 from nanopass.passes.flowloss_interp import Interpreter, Reason, Unsupported
 
@@ -110,7 +111,11 @@ class MemoryAxis:
         return None if value is None else value <= self.cache_bytes
 
     def summary(self) -> str:
-        names = ", ".join(self.inputs) if self.inputs else "nothing"
+        if not self.inputs:
+            if self.resident is True:
+                return "no arrays in; no spill on this region"
+            return f"no arrays in; working set {show(self.working_set)} bytes"
+        names = ", ".join(self.inputs)
         verb = "stays" if len(self.inputs) == 1 else "stay"
         if self.resident is True:
             return f"{names} {verb} resident; no spill on this region"
@@ -236,7 +241,8 @@ class FunctionAnalysis:
         else:
             span_tree = r_hull(*(o.top for o in outcomes)) if outcomes else ZERO
             reasons = list(written.reasons)
-        figures = tuple((o.work, o.top) for o in outcomes) or ((ZERO, ZERO),)
+        figures = tuple((_tidy(o.work), _tidy(o.top)) for o in outcomes) or ((ZERO, ZERO),)
+        span_tree = _tidy(span_tree)
         work = r_hull(*(w for w, _ in figures))
         span = r_hull(*(s for _, s in figures))
         params = tuple((n, _show_type(t, [self.dims[(n, d)] for d in range(_rank(t))]))
@@ -250,6 +256,9 @@ class FunctionAnalysis:
             symbols=tuple(symbols))
 
     def _run(self, reassociate: bool) -> tuple[Interpreter, list[State], Any]:
+        return run_with_big_stack(self._run_here, reassociate)
+
+    def _run_here(self, reassociate: bool) -> tuple[Interpreter, list[State], Any]:
         interp = Interpreter(self.graph, reassociate=reassociate)
         heap: dict = {}
         args = [self._parameter(interp, heap, n, t) for n, t in zip(self.names, self.types)]
@@ -338,6 +347,10 @@ class FunctionAnalysis:
             intermediates.append(ArrayTraffic(label, size, fused, node_id))
         working = add(bytes_in, bytes_out, *(a.bytes for a in intermediates if not a.fused))
         return MemoryAxis(bytes_in, bytes_out, tuple(inputs), tuple(intermediates), working, self.cache_bytes)
+
+
+def _tidy(r: Range) -> Range:
+    return Range(tidy(r.lo), tidy(r.hi))
 
 
 def r_heap(outcomes: list[State]) -> dict:

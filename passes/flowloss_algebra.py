@@ -259,6 +259,13 @@ def chain_bound(start: Figure, constant: Figure | None, step: Figure | None, cou
     return smax(chained, add(constant, mul(sub(count, 1), step)))
 
 
+def tidy(x: Figure) -> Figure:
+    """A figure with ``+`` distributed over its maxes and dominated arguments dropped (``max(2, n)``)."""
+    if type(x) is int or x is INF or not x.has(sp.Max):
+        return x
+    return norm(sp.Max(*_max_terms(x)))
+
+
 # -- printing -------------------------------------------------------------------------------------
 
 class _FigurePrinter(StrPrinter):

@@ -137,7 +137,7 @@ def is_boolean(x: Any) -> bool:
 
 def int_value(v: AbsValue) -> Any:
     """The integer a value is known to be (symbolically), else None."""
-    if isinstance(v, Scalar) and v.value is not None and not is_boolean(v.value):
+    if isinstance(v, Scalar) and v.value is not None and not is_boolean(v.value) and type(v.value) is not float:
         return v.value
     return None
 

@@ -62,7 +62,9 @@ from nanopass.passes.flowloss_loops import Access, LoopFrame, LoopRules, Point
 
 MAX_STATES = 8  # states kept apart at one program point; beyond, states are joined
 MAX_SUBSET_OUTCOMES = 4  # outcomes of an index-space region combined set by set; beyond, joined
-MAX_CALL_DEPTH = 48
+MAX_CALL_DEPTH = 48  # nested calls of distinct functions
+UNROLL_DEPTH = 400  # nested calls of one recursive function unrolled
+UNROLL_CALLS = 4000  # calls of one recursive function unrolled in all
 Z3_TIMEOUT_MS = 2000
 INTEGRAL = frozenset({"int", "int64", "uint8"})
 _INT_LIMITS = {"int": (-2**31, 2**31 - 1), "int64": (-2**63, 2**63 - 1), "uint8": (0, 255)}
@@ -79,6 +81,10 @@ OUTSIDE_MODEL = frozenset({"await", "post", "tell", "async", "actor"})
 class Reason:
     span: Span
     message: str
+
+
+class Unrolled(Exception):
+    """Raised when unrolling a recursion ran past its budget: its depth is not decided by the sizes given."""
 
 
 class Unsupported(Exception):
@@ -112,6 +118,7 @@ class Interpreter(LoopRules):
         self.globals: dict[str, tuple[Any, Range, Range]] = {}
         self.costly_globals: dict[str, tuple[Figure, Figure]] = {}
         self.recursion: dict = {}  # function name -> RecursionFrame, while its depth is being bounded
+        self.unrolling: dict[str, list[int]] = {}  # function name -> calls left, while it is unrolled
         self.recursive_names = _self_recursive(graph, self.decls)
         self._symbols = 0
 
@@ -243,6 +250,8 @@ class Interpreter(LoopRules):
             value = raw
         elif kind == "bool":
             value = bool(raw)
+        elif kind == "float" and isinstance(raw, float):
+            value = raw  # float64 arithmetic on known constants is Python's: branches on them decide
         st.env[nid] = Scalar(ZERO, value)
         return [st]
 
@@ -501,9 +510,11 @@ class Interpreter(LoopRules):
             if isinstance(value, ListV):
                 if index == 0:
                     st.env[nid] = retime(value.elem, time)
-                else:
-                    st.env[nid] = ListV(time, Range(smax(sub(value.length.lo, 1), 0), _minus_one(value.length.hi)),
-                                        value.elem)
+                else:  # a tail exists only where the list is not empty (the tail of nil fails)
+                    hi = value.length.hi
+                    st.env[nid] = ListV(time, Range(smax(sub(value.length.lo, 1), 0),
+                                                    hi if hi is INF else smax(sub(hi, 1), 0) if is_zero(hi) or
+                                                    type(hi) is int else sub(hi, 1)), value.elem)
             else:
                 st.env[nid] = Unknown(time, inner_of(value, st.heap))
         else:
@@ -569,6 +580,8 @@ class Interpreter(LoopRules):
         value = None
         if name in ("int", "int64") and len(args) == 1:
             value = int_value(args[0])
+        elif name == "float" and len(args) == 1 and type(int_value(args[0])) is int:
+            value = float(int_value(args[0]))
         return Scalar(end, value)
 
     # -- calls -------------------------------------------------------------------------------------------
@@ -664,15 +677,20 @@ class Interpreter(LoopRules):
         """A user function: its body, inline, on the arguments' values (`profiling.call_function`)."""
         _, decl = self.decls[name]
         active = [n for n, _ in self.stack]
-        if name in active:
+        if name in active and name in self.unrolling:
+            budget = self.unrolling[name]
+            budget[0] -= 1
+            if budget[0] < 0 or active.count(name) >= UNROLL_DEPTH:
+                raise Unrolled(name)
+        elif name in active:
             frame = self.recursion.get(name)
             if frame is not None:
                 return [(st, frame.placeholder(self, st, args, node))]
             return [(st, self.unknown_call(st, args, node, f"the recursive call of '{name}' has no bound on its "
                                                              "depth"))]
-        if len(self.stack) >= MAX_CALL_DEPTH:
+        if len(self.stack) - sum(1 for n in active if n in self.unrolling) >= MAX_CALL_DEPTH:
             return [(st, self.unknown_call(st, args, node, "calls nested deeper than the analysis follows"))]
-        if self.is_recursive(name):
+        if self.is_recursive(name) and name not in active:
             return self.recursive_call(st, name, decl, args, nid, node)
         caller_env = st.env
         st.env = {}
@@ -810,6 +828,8 @@ def prim_value(node: Node, values: list) -> tuple[Any, Range | None]:
         return None, _range_of(op, values)
     if kind == "bool" or all(isinstance(k, bool) for k in known):
         return _bool_op(op, known), None
+    if kind == "float" or any(type(k) is float for k in known):
+        return _float_op(op, known), None
     if kind is not None and kind not in INTEGRAL:
         return None, None
     try:
@@ -830,6 +850,21 @@ def _bool_op(op: str, known: list) -> Any:
     if op in ("=", "<>") and all(isinstance(k, bool) for k in known):
         return (known[0] == known[1]) if op == "=" else (known[0] != known[1])
     return None
+
+
+def _float_op(op: str, known: list) -> Any:
+    """A float64 operation on known operands (Python's floats are IEEE doubles, as numpy's float64)."""
+    if not all(type(k) is float for k in known):
+        return None
+    if len(known) == 1:
+        return -known[0] if op == "neg" else None
+    a, b = known
+    if op in ("+", "-", "*"):
+        return a + b if op == "+" else a - b if op == "-" else a * b
+    if op == "/" and b != 0.0:
+        return a / b
+    comparisons = {"<": a < b, "<=": a <= b, ">": a > b, ">=": a >= b, "=": a == b, "<>": a != b}
+    return comparisons.get(op)
 
 
 _COMPARISONS = {"<": sp.Lt, "<=": sp.Le, ">": sp.Gt, ">=": sp.Ge, "=": sp.Eq, "<>": sp.Ne}

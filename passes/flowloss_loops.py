@@ -185,21 +185,30 @@ def _rebuild(template: Any, times: list[Range], result: Any, heap: dict) -> Any:
 class ClosedForm:
     """The carried times after k iterations, from what one iteration makes of them (max-plus, closed form).
 
-    Upper ends: each leaf's next upper end is ``max(b, w_1 + c_1, ...)``; with
-    only its own term (a chain through itself) it is `chain_bound` leaf by
-    leaf, otherwise every leaf is bounded by the largest start, constant and
-    step together.  Lower ends keep each leaf's own term only (dropping terms
-    of a max lowers it, so the bound stays below).
+    Upper ends: each leaf's next upper end is ``max(b, w + c, ...)``.  With only
+    its own term (a chain through itself) a leaf after k iterations is at most
+    ``max(x0 + S, b + S - c)``, S the sum of the steps of those k iterations
+    (``k*c`` when the step does not depend on the index; sympy sums one that
+    does, such as an inner loop's trip count); with terms of other leaves
+    every leaf is bounded by the largest start, constant and step together.
+    Lower ends keep each leaf's own term only (dropping terms of a max lowers
+    it, so the bound stays below): ``max(x0 + S, b + S - c)`` again, with the
+    smallest constant and the largest step.
     """
 
-    def __init__(self, leaf_list: list[Leaf], eliminate: Any):
+    def __init__(self, leaf_list: list[Leaf], interp: Any, frame: LoopFrame):
         self.leaves = leaf_list
+        self.interp = interp
+        self.frame = frame
         self.his = [leaf.hi_symbol for leaf in leaf_list]
         self.los = [leaf.lo_symbol for leaf in leaf_list]
-        self.upper = [maxplus_terms(eliminate(leaf.next.hi, True), self.his) for leaf in leaf_list]
-        self.lower = [maxplus_terms(eliminate(leaf.next.lo, False), self.los) for leaf in leaf_list]
+        self.upper = [maxplus_terms(leaf.next.hi, self.his) for leaf in leaf_list]
+        self.lower = [maxplus_terms(leaf.next.lo, self.los) for leaf in leaf_list]
         self.bounded = all(u is not None for u in self.upper)
         self.coupled = any(u is not None and set(u[1]) - {leaf.hi_symbol} for u, leaf in zip(self.upper, leaf_list))
+
+    def eliminate(self, x: Figure | None, upper: bool) -> Figure | None:
+        return None if x is None else self.interp.over_index(x, self.frame, upper)
 
     @property
     def grows(self) -> bool:
@@ -211,6 +220,30 @@ class ClosedForm:
         """Whether a chain adds a step that may be positive on every iteration."""
         return any(u is None or any(not is_zero(c) for c in u[1].values()) for u in self.upper)
 
+    def steps(self, step: Figure, k: Figure, upper: bool) -> Figure:
+        """The sum of ``step`` over the first ``k`` iterations."""
+        frame = self.frame
+        if not depends(step, frame.symbols):
+            return mul(k, step)
+        if len(frame.symbols) != 1 or k is INF:
+            return mul(k, self.eliminate(step, upper))
+        symbol, low = frame.symbols[0], frame.lows[0]
+        total = sp.summation(step, (symbol, low, add(low, sub(k, 1))))
+        if total.has(sp.Sum):
+            return mul(k, self.eliminate(step, upper))
+        return norm(sp.expand(total))
+
+    def chain(self, start: Figure, constant: Figure | None, step: Figure | None, k: Figure, upper: bool) -> Figure:
+        """A leaf after ``k`` >= 1 iterations of ``x -> max(constant, x + step)`` from ``start``."""
+        if step is None:
+            return self.eliminate(constant, upper) if constant is not None else start
+        total = self.steps(step, k, upper)
+        chained = add(start, total)
+        if constant is None:
+            return chained
+        last = add(self.eliminate(constant, upper), sub(total, self.eliminate(step, not upper)))
+        return smax(chained, last) if upper else smax(chained, last, self.eliminate(constant, False))
+
     def hi_at(self, k: Figure) -> list[Figure]:
         """Upper ends after ``k`` iterations."""
         if is_zero(k):
@@ -220,17 +253,16 @@ class ClosedForm:
         if k is INF:
             if self.climbs:
                 return [INF for _ in self.leaves]
-            return [smax(leaf.init.hi, u[0] if u[0] is not None else 0) for leaf, u in zip(self.leaves, self.upper)]
+            return [smax(leaf.init.hi, self.eliminate(u[0], True) if u[0] is not None else 0)
+                    for leaf, u in zip(self.leaves, self.upper)]
         if self.coupled:
             start = smax(*(leaf.init.hi for leaf in self.leaves))
-            constants = [u[0] for u in self.upper if u[0] is not None]
-            steps = [c for u in self.upper for c in u[1].values()]
+            constants = [self.eliminate(u[0], True) for u in self.upper if u[0] is not None]
+            steps = [self.eliminate(c, True) for u in self.upper for c in u[1].values()]
             bound = chain_bound(start, smax(*constants) if constants else None, smax(*steps) if steps else None, k)
             return [bound for _ in self.leaves]
-        out = []
-        for leaf, (constant, offsets) in zip(self.leaves, self.upper):
-            out.append(chain_bound(leaf.init.hi, constant, offsets.get(leaf.hi_symbol), k))
-        return out
+        return [self.chain(leaf.init.hi, constant, offsets.get(leaf.hi_symbol), k, True)
+                for leaf, (constant, offsets) in zip(self.leaves, self.upper)]
 
     def lo_at(self, k: Figure) -> list[Figure]:
         """Lower ends after ``k`` iterations (``k`` the fewest the loop may run)."""
@@ -239,11 +271,11 @@ class ClosedForm:
         out = []
         for leaf, terms in zip(self.leaves, self.lower):
             if terms is None:
-                bound = substitute(leaf.next.lo, {s: 0 for s in self.los})
+                bound = self.eliminate(substitute(leaf.next.lo, {s: 0 for s in self.los}), False)
                 bound = bound if not depends(bound, self.los) else 0
             else:
                 constant, offsets = terms
-                bound = chain_bound(leaf.init.lo, constant, offsets.get(leaf.lo_symbol), k)
+                bound = self.chain(leaf.init.lo, constant, offsets.get(leaf.lo_symbol), k, False)
             out.append(bound if ge(k, 1) else smin(leaf.init.lo, bound))
         return out
 
@@ -479,7 +511,7 @@ class LoopRules:
             nxt = entry.elem if entry is not None else Range(leaf.lo_symbol, leaf.hi_symbol)
             flow_leaves[site] = attrs.evolve(leaf, next=nxt)
         all_leaves = leaf_list + list(flow_leaves.values())
-        form = ClosedForm(all_leaves, lambda x, up: self.over_index(x, frame, up))
+        form = ClosedForm(all_leaves, self, frame)
         if not form.bounded:
             self.note(node, "a time carried by this loop is not a max-plus function of the one before")
         k_hi, k_lo = trips.hi, trips.lo
@@ -498,7 +530,7 @@ class LoopRules:
                 last_lo = form.lower_subs(sub(k_lo, 1))
                 candidates += [_safe_subs(body.top.lo, {**last_lo, **c}) for c in self.corners(frame, "lo")[-1:]]
             candidates += [x for x in finals_lo if not depends(x, form.los)]
-            top_lo = smax(*candidates)
+            top_lo = self.over_index(smax(*candidates), frame, False)
         else:
             top_lo = 0
         st.top = r_max(st.top, Range(top_lo, top_hi))
@@ -595,6 +627,8 @@ class LoopRules:
     def point(self, nid: int, node: Node, trips: Range) -> None:
         """Record a serialization point: ``trips - 1`` independent iterations sequenced, per run of the region."""
         count = trips.hi
+        for frame in self.loops:  # a count that depends on an enclosing index: its largest
+            count = self.over_index(count, frame, True)
         ops = None if count is INF else mul(self.multipliers[-1], smax(sub(count, 1), 0))
         if ops is INF:
             ops = None
@@ -784,7 +818,11 @@ class LoopRules:
         return name in self.recursive_names
 
     def recursive_call(self, st: State, name: str, decl: Node, args: list, nid: int, node: Node):
-        """The outermost call of a self-recursive function: its body once, deeper calls as symbols, summed."""
+        """The outermost call of a self-recursive function: unrolled when the values given decide its depth
+        (exact), else its body once with the deeper calls as symbols, summed over a depth a size bounds."""
+        unrolled = self.unroll(st, name, decl, args, nid)
+        if unrolled is not None:
+            return unrolled
         frame = RecursionFrame(self, name, decl, args, st)
         self.recursion[name] = frame
         caller_env = st.env
@@ -796,6 +834,12 @@ class LoopRules:
             self.stack.pop()
             del self.recursion[name]
         st.env = caller_env
+        for o in outcomes:  # arrays the recursion writes: written at any time
+            for site, entry in o.heap.items():
+                if st.heap.get(site) is not entry:
+                    old = st.heap.get(site)
+                    lo = smin(old.elem.lo, entry.elem.lo) if old is not None else 0
+                    st.heap[site] = Entry(Range(lo, INF), entry.dims, entry.content)
         bound = frame.bound(outcomes)
         if bound is None:
             return [(st, self.unknown_call(st, args, node, f"the recursive call of '{name}' has no bound on its "
@@ -808,6 +852,43 @@ class LoopRules:
                         add(st.work.hi, work))
         st.top = Range(st.top.lo, smax(st.top.hi, add(start.hi, duration)))
         return [(st, Unknown(Range(0, add(start.hi, duration)), result_inner))]
+
+
+    def unroll(self, st: State, name: str, decl: Node, args: list, nid: int):
+        """The recursion inlined call by call; None when its depth is not decided within the budget."""
+        from nanopass.passes.flowloss_interp import UNROLL_CALLS, Unrolled
+
+        if not all(self.concrete(st, a) for a in args):
+            return None  # symbolic sizes: the recursion's depth is a formula, not a count
+        reasons, points, counter = list(self.reasons), dict(self.points), self.reductions
+        trial = st.fork()
+        caller_env = trial.env
+        trial.env = {}
+        self.unrolling[name] = [UNROLL_CALLS]
+        self.stack.append((name, nid))
+        try:
+            outcomes = self.region(decl.regions[0], trial, args)
+        except Unrolled:
+            self.reasons, self.points, self.reductions = reasons, points, counter
+            return None
+        finally:
+            self.stack.pop()
+            del self.unrolling[name]
+        return self.returning(outcomes, decl.regions[0], caller_env)
+
+
+    def concrete(self, st: State, v: Any) -> bool:
+        """Whether the sizes and integers in a value are numbers (so a recursion on them unrolls)."""
+        if isinstance(v, Parts):
+            return all(self.concrete(st, p) for p in v.parts)
+        if isinstance(v, Scalar):
+            return (v.value is None or type(v.value) in (int, bool, float)) and (
+                v.vrange is None or (type(v.vrange.lo) is int and type(v.vrange.hi) is int))
+        if isinstance(v, ListV):
+            return type(v.length.lo) is int and type(v.length.hi) is int
+        if isinstance(v, ArrayV):
+            return all(type(d.lo) is int and type(d.hi) is int for d in self.dims(st, v))
+        return True
 
 
 class RecursionFrame:
