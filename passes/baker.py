@@ -576,7 +576,11 @@ class Baker(Pass):
         return fold_in(graph, self.fragments(graph, self.executor, self.workers), ctx)
 
     def validate(self, before: Graph, after: Graph, ctx: PassContext) -> list[Verdict]:
-        verdicts = super().validate(before, after, ctx)
+        return super().validate(before, after, ctx) + self.fold_in_verdicts(before, after)
+
+    def fold_in_verdicts(self, before: Graph, after: Graph) -> list[Verdict]:
+        """Baker's own obligation: the fold-in kept every node of every expansion."""
+        verdicts = []
         fragments = self.fragments(before)
         problems = fragment_problems(before, after, fragments)
         by_function: dict[str, list[Fragment]] = defaultdict(list)
