@@ -23,6 +23,7 @@ import z3
 
 from nanopass.graph import Graph
 from nanopass.pass_ import Verdict
+from nanopass.smt import scalars
 from nanopass.smt.encoder import Machine, Options, Program, Shared
 from nanopass.smt.host import ReplayError, describe_runtime, runtime_value
 from nanopass.smt.layouts import Layouts, fresh
@@ -30,6 +31,7 @@ from nanopass.smt.refinement import parameter_types, solve
 from nanopass.smt.values import BITS, Scalar, Unsupported
 
 ENTRY_ATTRIBUTES = frozenset({"EntryPoint", "HardwareModule", "Kernel"})
+LOCAL_TIMEOUT_MS = 200
 
 
 def entry_functions(graph: Graph) -> list[str]:
@@ -58,6 +60,34 @@ def outside(value: Any, interval: Any) -> z3.BoolRef | None:
     return z3.simplify(z3.UGT(value.term - start, z3.BitVecVal(int(min(hi, high) - max(lo, low)), bits)))
 
 
+def holds_locally(graph: Graph, node: Any, value: Any, interval: Any) -> bool:
+    """Whether an operator's interval holds whatever its operands are (constants aside), so that no run need
+    be searched."""
+    if node.kind != "prim" or not isinstance(value, Scalar) or value.type not in BITS or node.attr("op") in (
+            "/", "%"):
+        return False
+    operands = []
+    for k, operand in enumerate(node.operands):
+        source = graph.node(operand)
+        type_name = "int" if k == 1 and node.attr("op") in ("<<<", ">>>") else value.type
+        if source.kind == "const" and source.attr("type") == type_name:
+            operands.append(scalars.constant(source.attr("value"), type_name))
+        else:
+            operands.append(Scalar(type_name, z3.BitVec(f"__operand{k}", BITS[type_name])))
+    try:
+        if len(operands) == 1:
+            result = scalars.unary(node.attr("op"), value.type, operands[0])
+        else:
+            result = scalars.arithmetic(node.attr("op"), value.type, operands[0], operands[1], lambda c, r: None)
+    except Unsupported:
+        return False
+    out = outside(result, interval)
+    if out is None or z3.is_false(out):
+        return True
+    verdict, _, _ = solve([out], LOCAL_TIMEOUT_MS)
+    return verdict == z3.unsat
+
+
 def range_verdicts(pass_name: str, before: Graph, after: Graph, options: Options) -> list[Verdict]:
     ranges = after.annotation("ranges")
     if not ranges:
@@ -79,7 +109,12 @@ def _check(pass_name: str, graph: Graph, name: str, ranges: Any, options: Option
     except Unsupported as reason:
         return verdict("unknown", f"(ranges not checked: cannot encode: {reason})")
     violations = []
+    local: dict[int, bool] = {}
     for node_id, value, path in machine.observations:
+        if node_id not in local:
+            local[node_id] = holds_locally(graph, graph.node(node_id), value, ranges[node_id])
+        if local[node_id]:
+            continue
         out = outside(value, ranges[node_id])
         if out is not None and not z3.is_false(out):
             violations.append((node_id, value, z3.And(path, out)))

@@ -24,8 +24,10 @@ and asserts the negation of refinement (Alive2's):
   difference, ``counterexample`` when it does, ``unknown`` with the reason
   when it cannot run.  Never ``validated``.
 
-Before any of this, at the levels with effect tokens, `nanopass.smt.effects`
-checks that the function's tokens thread its effects.
+Before any of this, two obligations that refinement cannot see: at the
+levels with effect tokens, that the function's tokens thread its effects
+(`nanopass.smt.effects`), and that its reductions' facts hold
+(`nanopass.smt.reductions`).
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ import z3
 
 from nanopass.graph import Graph
 from nanopass.pass_ import Verdict
-from nanopass.smt import effects
+from nanopass.smt import effects, reductions
 from nanopass.smt.encoder import Machine, Options, Program, Shared
 from nanopass.smt.host import ReplayError, describe_runtime, model_externs, refines, run_outcome, runtime_value
 from nanopass.smt.layouts import Layouts, fresh
@@ -186,6 +188,9 @@ def verdict_for(pass_name: str, before: Graph, after: Graph, name: str, options:
     token_problems = effects.token_problems(after, name)
     if token_problems:
         return verdict("counterexample", f"effect tokens: {token_problems[0]}")
+    reduce_problems = reductions.reduce_problems(after, name)
+    if reduce_problems:
+        return verdict("counterexample", f"reduce facts: {reduce_problems[0]}")
     try:
         query = build_query(before, after, name, options)
     except SignatureChanged as change:
