@@ -1194,6 +1194,10 @@ class _Hardware:
         return [("result", static, value)]
 
     def field(self, role: str, field: str, static: Any, value: Any) -> FieldWidth | None:
+        if isinstance(static, T.TCon) and static.name not in self.records:
+            # A union (or option) has no single scalar width: its layout is the tag plus each
+            # payload's own width, which the backend reads from the payload values' ranges.
+            return None
         type_name = scalar_type(static)
         full = type_range(type_name)
         inferred = None

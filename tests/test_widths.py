@@ -92,6 +92,16 @@ def test_a_hardware_field_without_evidence_asks_for_an_annotation():
     assert fields["Half"] == FieldWidth("output", "Half", 7, Interval(0, 127), "inferred")
 
 
+def test_union_fields_are_laid_out_by_their_payloads_not_diagnosed():
+    source = (Path(__file__).resolve().parent.parent / "examples" / "hardware" / "stopwatch.clef").read_text()
+    result = analyzed(source, filename="stopwatch.clef")
+    assert [d for d in result.diagnostics if d.severity == "error"] == []
+    (watch,) = [i for i, n in result.graph.top_level() if n.attr("name") == "stopwatch"]
+    fields = {f.field: f.bits for f in result.graph.annotation("hardware")[watch]}
+    assert "Mode" not in fields  # a union: the tag plus each payload's own width, laid out by the backend
+    assert fields["Laps"] == 8 and fields["Active"] == 1
+
+
 def test_width_annotations_settle_fields_and_are_checked():
     widths = '; Width("Total", 12); Width("Sum", 12); Width("Level", 16)'
     result = analyzed(ACCUMULATOR.replace("WIDTHS", widths), filename="acc.clef")

@@ -208,13 +208,10 @@ class InferredWidths(DeclaredWidths):
             raise DiagnosticError(errors)
 
     def _errors(self, diagnostics: Iterable[Diagnostic]) -> list[Diagnostic]:
-        """The ``widths`` pass's errors inside this module, but for union fields, which this policy lays out
-        itself from the payloads' ranges (the pass gives a union field no width)."""
+        """The ``widths`` pass's errors inside this module (union fields get none: this policy lays them out)."""
         func = self.graph.node(self.shape.func_id).span
-        unions = [f.name for f in (*self.shape.state, *self.shape.outputs) if scalar_name(f.type) is None]
         return [d for d in diagnostics
-                if d.severity == "error" and d.span.file == func.file and func.line <= d.span.line <= func.end_line
-                and not any(f"field '{name}' of {self.shape.function}" in d.message for name in unions)]
+                if d.severity == "error" and d.span.file == func.file and func.line <= d.span.line <= func.end_line]
 
     def value(self, node_id: int, type_name: str) -> Scalar:
         interval = self.ranges.get(node_id)
