@@ -239,6 +239,35 @@ def test_the_fused_table_says_what_the_memory_axis_saves():
         assert (fact["element"], fact["bytes_per_element"], fact["origin"]) == ("float", 8, "Array.map")
 
 
+FILTERS = """
+let dataset (data: float[]) : float =
+    data |> Array.map (fun x -> x * 0.5) |> Array.filter (fun x -> x > 0.25) |> Array.reduce (+)
+let evens (xs: int[]) : int = xs |> Array.filter (fun x -> x % 2 = 0) |> Array.sum
+"""
+
+
+def test_a_filter_into_a_reduce_makes_no_flags_positions_or_compacted_array():
+    program = llvm.NativeProgram(FILTERS, options=llvm.Options(parallel=False), filename="filters.clef")
+    table = program.graph.annotation(FUSED)
+    declaration = program.plan.functions["dataset"].node_id
+    fused_kinds = sorted(program.graph.node(p).kind for p in table if program.plan.facts.declaration_of(p) == declaration)
+    assert fused_kinds == ["parallel_for", "parallel_for", "scan", "scatter"]  # map, flags, positions, compaction
+    assert {dict(f)["consumer"] for f in table.values()} == {"reduce"}
+    assert "np.alloc" not in emitted(program, "dataset")
+    for data in (np.linspace(0, 1, 101), np.zeros(0), np.full(5, 0.1)):
+        expected = outcome_of(lambda: run_graph(program.graph, "dataset", data))
+        assert outcome_of(lambda: program.call("dataset", (data,))) == expected
+    ints = np.arange(-50, 51, dtype=np.int32)
+    assert program.call("evens", (ints,)) == run_graph(program.graph, "evens", ints)
+
+
+def outcome_of(run):
+    try:
+        return run()
+    except DiagnosticError as error:
+        return str(error.diagnostics[0])
+
+
 def test_fusion_keeps_the_first_fault_when_producer_and_consumer_both_may_fault():
     source = """
 let f (xs: int[]) (d: int) (e: int) : int[] =

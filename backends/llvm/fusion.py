@@ -32,6 +32,14 @@ element type) and ``bytes_per_element`` (what each element would have cost
 to write and read back).  Chains fuse link by link: in three maps, the first
 fuses into the second and the second into the third.
 
+A filter feeding a reduction (``Array.filter |> Array.reduce``: baker's
+flags, exclusive ``scan`` of them and ``scatter`` into a reduce) fuses the
+same way: the reduce folds element i only where its flag holds, so the
+flags, the positions and the compacted array are never made (the scatter
+and the scan are recorded as fused into the reduce too), and the filtered
+map producer fuses as well when the flags are its only reader.  Its count
+is the flags' count, which baker made the values' extent.
+
 Statistics: ``fused into parallel_for``, ``fused into reduce``.
 
 Validation obligation: an analysis never edits nodes (`Analysis.validate`).
@@ -93,7 +101,86 @@ class Fuse(Analysis):
                 table[node_id] = (("bytes_per_element", N.size_of(element)), ("consumer", kind),
                                   ("element", str(element)), ("into", consumer), ("origin", node.attr("origin")))
                 ctx.stat(f"fused into {kind}")
+            for node_id in region.body:
+                node = graph.node(node_id)
+                if node.kind == "reduce":
+                    self._compaction(facts, node_id, node, table, faults, ctx)
         return {TABLE: table}
+
+    def _compaction(self, facts: Facts, reduce_id: int, reduce: Node, table: dict, faults: dict,
+                    ctx: PassContext) -> None:
+        """A filter feeding a reduce: flags, positions and the compacted array run inside the reduce's loop."""
+        shape = compaction(facts, reduce_id, reduce)
+        if shape is None:
+            return
+        graph = facts.graph
+        scatter_id, scan_id, flags_id, values_id = shape
+        flags = graph.node(flags_id)
+        own = faults.get(reduce_id, facts.may_fault(reduce.regions[0]))
+        flag_faults = faults.get(flags_id, False) or facts.may_fault(flags.regions[0])
+        if own and flag_faults:
+            return
+        in_order = not reduce.attr("reassociate")
+        if in_order and facts.cost(flags.regions[0]) > SEQUENTIAL_FUSION_COST:
+            return
+        origin = flags.attr("origin")
+        element = facts.ntype(scatter_id).elem
+        for node_id, t in ((scatter_id, element), (scan_id, N.INT), (flags_id, N.BOOL)):
+            table[node_id] = (("bytes_per_element", N.size_of(t)), ("consumer", "reduce"), ("element", str(t)),
+                              ("into", reduce_id), ("origin", origin))
+        ctx.stat("fused into reduce", 3)
+        faults[reduce_id] = own or flag_faults
+        values = graph.node(values_id)
+        if (values_id in table or values.kind != "parallel_for" or len(values.operands) != 1
+                or values.effect is not None or values.attr("container") != "array"):
+            return
+        if any(graph.region(r).token is not None for r in _regions(facts, values.regions[0])):
+            return
+        if in_order and facts.cost(values.regions[0]) > SEQUENTIAL_FUSION_COST:
+            return
+        value_faults = faults.get(values_id, False) or facts.may_fault(values.regions[0])
+        if value_faults and faults[reduce_id]:
+            return
+        readers = [u for u in facts.uses[values_id] if u != scatter_id and not (
+            u >= 0 and graph.node(u).kind == "extent")]
+        if len(readers) != 1 or _indexing_consumer(facts, values_id, values, readers[0], facts.region_of[values_id]) \
+                != flags_id:
+            return
+        table[values_id] = (("bytes_per_element", N.size_of(element)), ("consumer", "reduce"),
+                            ("element", str(element)), ("into", reduce_id), ("origin", values.attr("origin")))
+        faults[reduce_id] = faults[reduce_id] or value_faults
+        ctx.stat("fused into reduce")
+
+
+def compaction(facts: Facts, reduce_id: int, reduce: Node) -> tuple[int, int, int, int] | None:
+    """(scatter, scan, flags, values) when ``reduce`` folds ``scatter values flags (scan flags)``, the
+    ``filter`` baker builds, and nothing else reads the scatter, the scan or the flags; else None."""
+    graph = facts.graph
+    scatter_id = reduce.operands[0]
+    scatter = graph.node(scatter_id)
+    if scatter.kind != "scatter" or scatter.attr("container") != "array":
+        return None
+    values_id, flags_id, scan_id = scatter.operands
+    scan, flags = graph.node(scan_id), graph.node(flags_id)
+    home = facts.region_of[reduce_id]
+    if (scan.kind != "scan" or scan.operands != (flags_id,) or not scan.attr("exclusive") or scan.attr("op") != "+"
+            or flags.kind != "parallel_for" or len(flags.operands) != 1 or flags.effect is not None):
+        return None
+    if any(facts.region_of[n] != home for n in (scatter_id, scan_id, flags_id)):
+        return None
+    if (facts.uses[scatter_id] != [reduce_id] or facts.uses[scan_id] != [scatter_id]
+            or sorted(facts.uses[flags_id]) != sorted([scan_id, scatter_id])):
+        return None
+    values_type = facts.ntype(values_id)
+    if not isinstance(values_type, N.Array) or values_type.rank != 1:
+        return None
+    extent = graph.node(flags.operands[0])
+    same_count = flags.operands[0] == (graph.node(values_id).operands[0] if graph.node(values_id).kind ==
+                                       "parallel_for" else None) or (
+        extent.kind == "extent" and extent.operands[0] == values_id and extent.attr("dim") == 0)
+    if not same_count or any(graph.region(r).token is not None for r in _regions(facts, flags.regions[0])):
+        return None
+    return scatter_id, scan_id, flags_id, values_id
 
 
 def consumer_of(facts: Facts, producer_id: int, producer: Node) -> int | None:

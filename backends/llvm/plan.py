@@ -102,13 +102,22 @@ class Plan:
 
     # -- fusion aliases ---------------------------------------------------------------------------------
     def _alias_fused(self) -> None:
+        """A fused producer's index is its reader's index, or the consuming reduce's own loop index."""
         for producer, consumer in self.fused.items():
-            param = self.graph.region(self.graph.node(producer).regions[0]).params[0]
-            target = self.graph.node(consumer)
-            if target.kind == "parallel_for":
-                self.aliases[param] = self.graph.region(target.regions[0]).params[0]
-            else:
-                self.aliases[param] = -1 - consumer  # the reduce's own loop index has no node
+            node = self.graph.node(producer)
+            if node.kind != "parallel_for":
+                continue
+            param = self.graph.region(node.regions[0]).params[0]
+            readers = [u for u in self.facts.uses[producer] if u >= 0 and self.graph.node(u).kind == "index"]
+            self.aliases[param] = self.graph.node(readers[0]).operands[1] if readers else -1 - consumer
+
+    def masked(self, reduce_id: int) -> tuple[int, int] | None:
+        """(values, flags) when the reduce folds a fused filter: element i counts only where flag i holds."""
+        node = self.graph.node(reduce_id)
+        if node.kind != "reduce" or node.operands[0] not in self.fused:
+            return None
+        source = self.graph.node(node.operands[0])
+        return (source.operands[0], source.operands[1]) if source.kind == "scatter" else None
 
     def alias(self, node_id: int) -> int:
         while node_id in self.aliases:
@@ -361,22 +370,22 @@ class Plan:
         return None
 
     def kernel_regions(self, node_id: int) -> list[int]:
-        """The regions a kernel runs: its own, and the region of a producer fused into it as its source."""
+        """The regions a kernel runs: its own, and those of the producers fused into it as its source."""
         node = self.graph.node(node_id)
-        regions = list(node.regions)
-        source = node.operands[0] if node.kind == "reduce" else None
-        while source is not None and source in self.fused:
-            producer = self.graph.node(source)
-            regions.append(producer.regions[0])
-            source = None
-        return regions
+        return list(node.regions) + [self.graph.node(p).regions[0] for p in self.absorbed(node_id)
+                                     if self.graph.node(p).kind == "parallel_for"]
 
     def absorbed(self, node_id: int) -> list[int]:
-        """The fused producers a kernel computes itself (the host skips them)."""
+        """The fused producers a reduce computes itself, reading them whole: its source, or a filter's parts."""
         node = self.graph.node(node_id)
-        if node.kind == "reduce" and node.operands[0] in self.fused:
+        if node.kind != "reduce" or node.operands[0] not in self.fused:
+            return []
+        masked = self.masked(node_id)
+        if masked is None:
             return [node.operands[0]]
-        return []
+        scatter = self.graph.node(node.operands[0])
+        return [p for p in (scatter.operands[0], scatter.operands[2], scatter.operands[1], node.operands[0])
+                if p in self.fused]
 
     # -- what a region reads -------------------------------------------------------------------------------------
     def inputs(self, node_id: int) -> list[int]:
@@ -385,7 +394,13 @@ class Plan:
         A producer fused into it as its source is read through its own operand (its extent) and tree.
         """
         node = self.graph.node(node_id)
-        operands = [self.graph.node(o).operands[0] if o in self.fused else o for o in node.operands]
+        masked = self.masked(node_id)
+        if masked is not None:
+            values, flags = masked
+            operands = [self.graph.node(flags).operands[0]] + ([] if values in self.fused else [values])
+            operands += list(node.operands[1:])
+        else:
+            operands = [self.graph.node(o).operands[0] if o in self.fused else o for o in node.operands]
         seen = list(dict.fromkeys(operands))
         for value in self.free_values(self.kernel_regions(node_id)):
             if value not in seen:
@@ -430,8 +445,9 @@ class Plan:
         node = self.graph.node(node_id)
         if node.kind not in INDEX_SPACES or node.effect is not None:
             return False
-        if node.kind == "reduce" and not node.attr("reassociate"):
-            return False
+        if node.kind == "reduce" and (not node.attr("reassociate") or (
+                self.masked(node_id) is not None and len(node.operands) == 1)):
+            return False  # in order; or a filter without init, whose chunks may keep nothing
         if node.kind == "parallel_for" and node.attr("container") not in ("array", "array2d"):
             return False
         region_id = node.regions[0]

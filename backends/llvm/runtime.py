@@ -41,7 +41,7 @@ import llvmlite.binding as llvm
 import numpy as np
 
 from nanopass.diagnostics import UNKNOWN_SPAN, Diagnostic, DiagnosticError
-from nanopass.interp.values import MAKE_SCALAR, Float32, Int64, Record, UInt8, object_array
+from nanopass.interp.values import MAKE_SCALAR, Float32, Int64, Record, UInt8
 from nanopass.backends.llvm import types as N
 from nanopass.backends.llvm.engine import STATISTICS, add_symbol
 from nanopass.backends.llvm.runtime_abi import BLOCK_HEADER, MAX_CHUNKS, Context, Fault, fault_message
@@ -300,10 +300,17 @@ def _from_native(t: N.NType, value: Any, inputs: dict[int, np.ndarray], owned: d
 
 
 def _object_array(array: np.ndarray, t: N.Struct) -> np.ndarray:
-    readers = [_host_scalar(f) for f in t.types]
-    rows = [tuple(read(x) for read, x in zip(readers, row)) for row in array.ravel().tolist()]
-    items = [Record(t.record, t.names, row) if t.record is not None else row for row in rows]
-    return object_array(items).reshape(array.shape)
+    """The interpreter's object array of tuples (or records) from a buffer of structs, column by column."""
+    columns = []
+    for k, field in enumerate(t.types):
+        values = array[f"f{k}"].ravel().tolist()
+        if field.name in ("int64", "uint8", "float32"):  # the classes that carry these types
+            values = list(map(_host_scalar(field), values))
+        columns.append(values)
+    rows = zip(*columns)
+    if t.record is not None:
+        rows = (Record(t.record, t.names, row) for row in rows)
+    return np.fromiter(rows, dtype=object, count=array.size).reshape(array.shape)
 
 
 def _arrays(t: N.NType, value: Any, found: list[int]) -> None:
