@@ -178,6 +178,94 @@ def _json_value(value) -> str:
     return json.dumps(to_python(value))
 
 
+def _assignment_error(flag: str, item: str, column: int, width: int, message: str) -> DiagnosticError:
+    return DiagnosticError(Diagnostic(Span(f"<{flag}>", 1, column, 1, column + max(width, 1)), message, source=item))
+
+
+def parse_assignments(items: Sequence[str], flag: str, dimensions: bool) -> dict:
+    """``NAME=N`` (and, for sizes, ``NAME=NxM``) arguments; a bad one is a diagnostic located in it."""
+    found: dict = {}
+    expected = "NAME=N or NAME=NxM" if dimensions else "NAME=V"
+    for item in items:
+        name, equals, text = item.partition("=")
+        if not equals or not name.isidentifier():
+            raise _assignment_error(flag, item, 1, len(name) or len(item),
+                                    f"{flag} expects {expected}, got '{item}'")
+        parts = text.lower().split("x") if dimensions else [text]
+        column = len(name) + 2
+        numbers = []
+        for part in parts:
+            negative_ok = not dimensions and part.startswith("-")
+            digits = part[1:] if negative_ok else part
+            if not digits.isdigit():
+                what = "a size in whole numbers (N or NxM)" if dimensions else "an integer value"
+                raise _assignment_error(flag, item, column, len(part), f"{flag} '{name}' expects {what}, "
+                                                                       f"got '{part}'")
+            numbers.append(int(part))
+            column += len(part) + 1
+        found[name] = tuple(numbers) if dimensions else numbers[0]
+    return found
+
+
+def _check_names(graph, sizes: dict, values: dict, size_items: Sequence[str], value_items: Sequence[str]) -> None:
+    from nanopass.passes.flowloss import check_sizes
+
+    params = sorted({p for _, d in graph.top_level() if d.kind == "func" for p in d.attr("params") or ()})
+    for flag, given, items in (("--size", sizes, size_items), ("--value", values, value_items)):
+        for name, item in zip(given, items):
+            if name not in params:
+                raise _assignment_error(flag, item, 1, len(name), f"no function has a parameter '{name}'; "
+                                                                  f"expected one of: {', '.join(params) or '(none)'}")
+    problems = check_sizes(graph, sizes, values)
+    if problems:
+        item = next(i for i in size_items if problems[0].startswith(f"'{i.partition('=')[0]}'"))
+        raise _assignment_error("--size", item, len(item.partition("=")[0]) + 2, len(item.partition("=")[2]),
+                                problems[0])
+
+
+def _clef_source(path: str):
+    if path.endswith(".mlir"):
+        raise DiagnosticError(Diagnostic(Span(path, 0, 0), "this command reads Clef source (its lines and names); "
+                                                           "expected a .clef file"))
+    return load_program(path)
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from nanopass.report import build, text, to_json
+
+    sizes = parse_assignments(args.size or (), "--size", True)
+    values = parse_assignments(args.value or (), "--value", False)
+    graph = _clef_source(args.file)
+    _check_names(graph, sizes, values, args.size or (), args.value or ())
+    report = build(graph, sizes, values)
+    if args.json:
+        print(json.dumps(to_json(report), indent=2))
+    else:
+        sys.stdout.write(text(report))
+    return 0
+
+
+def write_bytes_atomically(path: str, data: bytes) -> None:
+    """`write_atomically` for binary output (a PNG)."""
+    target = Path(path)
+    tmp = target.with_name(f".{target.name}.tmp{os.getpid()}")
+    try:
+        tmp.write_bytes(data)
+        os.replace(tmp, target)
+    except OSError as err:
+        tmp.unlink(missing_ok=True)
+        raise DiagnosticError(Diagnostic(Span(path, 0, 0), f"cannot write file: {err.strerror}")) from None
+
+
+def cmd_dot(args: argparse.Namespace) -> int:
+    from nanopass.dot import draw, render
+
+    fmt = Path(args.output).suffix.lstrip(".").lower()
+    graph = draw(_clef_source(args.file))
+    write_bytes_atomically(args.output, render(graph, fmt))
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from nanopass.driver import demo
 
@@ -226,6 +314,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--externs", help="a .py file whose functions implement the program's externs")
     p.add_argument("-o", "--output", help="write the IR here (default: stdout)")
     p.set_defaults(func=cmd_compile)
+
+    p = sub.add_parser("report", help="flow loss, strands, coeffects, substrate fit and deadlock of a program")
+    p.add_argument("file")
+    p.add_argument("--size", action="append", metavar="NAME=N[xM]",
+                   help="the length (N) or shape (NxM) of an array or list parameter; repeatable")
+    p.add_argument("--value", action="append", metavar="NAME=V", help="the value of an int parameter; repeatable")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("dot", help="draw the saturated graph: strands, crossings, critical path")
+    p.add_argument("file")
+    p.add_argument("-o", "--output", required=True, help="the picture to write: .svg, .png or .dot")
+    p.set_defaults(func=cmd_dot)
 
     p = sub.add_parser("demo", help="run the bundled examples end to end")
     p.set_defaults(func=cmd_demo)

@@ -45,12 +45,14 @@ from __future__ import annotations
 from typing import Any, ClassVar, Mapping
 
 import attrs
+import networkx as nx
 import sympy as sp
 
 from nanopass.diagnostics import Diagnostic, DiagnosticError, Span
 from nanopass.frontend import types as T
 from nanopass.frontend.stack import run_with_big_stack
 from nanopass.graph import Graph
+from nanopass.interp.profiling import INTRINSIC_COSTS
 from nanopass.languages import Saturated
 from nanopass.pass_ import Analysis, PassContext, register
 from nanopass.passes.baker_sites import SITE_OPS
@@ -492,6 +494,57 @@ def _fusable(graph: Graph, node_id: int, uses: Mapping[int, list[int]]) -> bool:
             return False
         consumers.add(owner)
     return len(consumers) == 1
+
+
+# -- the critical path ----------------------------------------------------------------------------------------
+
+def node_cost(graph: Graph, node_id: int, interp: Interpreter | None = None) -> int:
+    """The cost model's weight of one node: 1 for an operation that is not index arithmetic, an extern's
+    ``Cost``, an intrinsic's cost; 0 for everything else (moving data, calls themselves, control)."""
+    interp = interp or Interpreter(graph)
+    node = graph.node(node_id)
+    if node.kind == "prim":
+        return 0 if interp.index_like(node_id) else 1
+    if node.kind == "native":
+        return INTRINSIC_COSTS.get(node.attr("op"), 0)
+    if node.kind == "call" and node.attr("callee") in interp.decls:
+        decl = interp.decls[node.attr("callee")][1]
+        return decl.attr("cost", 1) if decl.kind == "extern" else 0
+    return 0
+
+
+def critical_path(graph: Graph, decl_id: int) -> list[int]:
+    """The longest chain of dependent operations of one declaration, weighted by `node_cost`, each region
+    taken once: operands before their users, an owner's operands before its regions, a region's results
+    before its owner, a branch's condition before its arms."""
+    interp = Interpreter(graph)
+    dag = nx.DiGraph()
+    decl = graph.node(decl_id)
+    members = set()
+    for region_id in decl.regions:
+        members.update(graph.walk_region(region_id))
+    for node_id in members:
+        dag.add_node(node_id, cost=node_cost(graph, node_id, interp))
+    for node_id in members:
+        node = graph.node(node_id)
+        for operand in node.operands:
+            if operand in members:
+                dag.add_edge(operand, node_id)
+        for region_id in node.regions:
+            region = graph.region(region_id)
+            firsts = region.params if region.params else region.body
+            for operand in node.operands:
+                if operand in members:
+                    for first in firsts:
+                        dag.add_edge(operand, first)
+            for result in region.results:
+                if result in members and result != node_id:
+                    dag.add_edge(result, node_id)
+    if not nx.is_directed_acyclic_graph(dag):
+        return []
+    for u, v in dag.edges:  # cost first; among chains of equal cost, the one with more steps
+        dag.edges[u, v]["weight"] = 1000 * dag.nodes[v]["cost"] + 1
+    return nx.dag_longest_path(dag, weight="weight", default_weight=0)
 
 
 # -- the pass ------------------------------------------------------------------------------------------------

@@ -23,17 +23,21 @@ comes from (this machine's, read at import, or a documented part):
 * FPGA: 2048 DSP slices (one operation each per cycle, fully pipelined) that
   need bounded loops and fixed shapes.
 
-For each substrate the *share* is ``min(P, capacity) / P`` where capacity is
-the parallel width the substrate offers, cut by what the function's shape
-forbids: divergence on SIMD and GPU (a branch on data makes the lanes of a
-group run both arms: the share is scaled by the cheapest over the dearest
-path, W_lo / W_hi), rectangularity on the NPU, static control on the CGRA
-and FPGA, and memory bandwidth for a function that moves more bytes per
-operation than the substrate's bandwidth feeds its lanes.  ``bound`` names
-the constraint that set the share.
+For each substrate the *width* it takes is ``min(P_hi, capacity)``, the
+parallel width the substrate offers, cut by what the function's shape
+forbids: divergence on SIMD, GPU and NPU lanes (a branch on data makes the
+lanes of a group run both arms: the width is scaled by the cheapest over the
+dearest path, W_lo / W_hi), rectangularity on the NPU (a width-dense strand
+with exact work), static control on the CGRA and FPGA (bounded work, not a
+control strand), and memory bandwidth: a function whose working set moves
+``B`` bytes for ``W`` operations keeps ``bandwidth * W / B / clock`` lanes
+busy (the cache's bandwidth, 200e9 bytes/s, when the working set stays
+resident; DRAM's otherwise).  The *share* is width / P_hi; ``bound`` names
+the constraint that set it.
 
 The Brent prediction of the time on p cores is ``T_p <= W / p + S``
-(operations), for this machine's ``cores``.
+(operations, at the high ends), for this machine's ``cores``, with the
+speed-up it guarantees, ``W / (W/p + S)`` at its least over the intervals.
 """
 
 from __future__ import annotations
@@ -80,6 +84,7 @@ class MachineModel:
     simd_lanes: int = attrs.field(factory=_simd_lanes)
     clock: float = 3e9
     memory_bandwidth: float = 20e9
+    cache_bandwidth: float = 200e9
     cache_bytes: int = attrs.field(factory=_l2_bytes)
     gpu_lanes: int = 132 * 128
     gpu_warp: int = 32
@@ -95,20 +100,32 @@ MACHINE = MachineModel()
 
 @attrs.frozen
 class SubstrateFit:
+    """How much of P a substrate takes: ``width`` parallel operations (None when the figures are symbolic
+    or unbounded), ``share`` = width / P, and what bounds it."""
+
     substrate: str
     capacity: int
-    share: float  # of P, in [0, 1]
-    bound: str  # what sets the share
+    width: float | None
+    share: float | None
+    bound: str
 
     def to_json(self) -> dict[str, Any]:
-        return {"capacity": self.capacity, "share": round(self.share, 4), "bound": self.bound}
+        return {"capacity": self.capacity, "parallelism": None if self.width is None else round(self.width, 4),
+                "share": None if self.share is None else round(self.share, 4), "bound": self.bound}
+
+    def __str__(self) -> str:
+        if self.width is None:
+            taken = "?"
+        else:
+            taken = f"{round(self.width)}x" if self.width >= 10 else f"{self.width:.2g}x"
+        return f"{self.substrate} {taken} ({self.bound})"
 
 
 @attrs.frozen
 class Brent:
     cores: int
     time: Figure  # W / p + S at the high ends (operations)
-    speedup: float | None  # W / T_p at the low ends, when the figures are numbers
+    speedup: float | None  # the least W / T_p over inputs, when the figures are numbers
 
     def to_json(self) -> dict[str, Any]:
         return {"cores": self.cores, "time_bound": _plain(self.time), "speedup_at_least": self.speedup}
@@ -130,60 +147,60 @@ def _float(x: Figure) -> float | None:
         return None
 
 
+@attrs.frozen
+class _Substrate:
+    name: str
+    capacity: int
+    unit: str
+    divergence: bool  # lanes in lock step: a branch on data runs both arms
+    bandwidth: float | None  # bytes/s feeding it (None: not the constraint)
+    needs: str  # "" or what the function's shape must be: rectangular, static
+
+
+def _substrates(machine: MachineModel, resident: bool) -> list[_Substrate]:
+    host = machine.cache_bandwidth if resident else machine.memory_bandwidth
+    return [
+        _Substrate("cpu-simd", machine.simd_lanes, "SIMD lanes", True, host, ""),
+        _Substrate("cpu-cores", machine.cores, "cores", False, host, ""),
+        _Substrate("gpu", machine.gpu_lanes, "GPU lanes", True, machine.gpu_bandwidth, ""),
+        _Substrate("npu", machine.npu_tiles * machine.npu_lanes, f"lanes on {machine.npu_tiles} tiles", True, None,
+                   "rectangular"),
+        _Substrate("cgra", machine.cgra_pes, "PEs", False, None, "static"),
+        _Substrate("fpga", machine.fpga_dsps, "DSP slices", False, None, "static"),
+    ]
+
+
 def fit(flow: Any, strand: str | None, machine: MachineModel = MACHINE) -> tuple[list[SubstrateFit], Brent]:
     """Each substrate's share of the function's parallelism and what bounds it; the Brent bound on its cores."""
-    p_hi = _float(flow.parallelism.hi)
-    p_lo = _float(flow.parallelism.lo)
+    p = _float(flow.parallelism.hi)
     w_lo, w_hi = _float(flow.work.lo), _float(flow.work.hi)
-    divergence = (w_lo / w_hi) if w_lo is not None and w_hi and w_hi > 0 else (None if w_hi is None else 1.0)
-    irregular = strand == "width-irregular" or not flow.work.exact or flow.work.hi is INF
-    control = strand == "control"
-    memory = flow.memory
-    bytes_moved = _float(add(memory.bytes_in, memory.bytes_out))
-    intensity = (w_hi / bytes_moved) if w_hi and bytes_moved else None  # operations per byte
-    p = p_lo if p_lo is not None else 1.0
-
-    def share(capacity: int, bound: str, factor: float = 1.0, bandwidth: float | None = None,
-              lane_rate: float = machine.clock) -> SubstrateFit:
-        if p_hi is None:
-            return SubstrateFit(name, capacity, 0.0, "unbounded work: no share can be given")
-        width = min(p, capacity)
-        why = bound if p > capacity else "parallelism of the function"
-        if bandwidth is not None and intensity is not None:
-            fed = bandwidth * intensity / lane_rate  # lanes the memory system keeps busy
-            if fed < width:
-                width, why = max(fed, 1.0), "memory bandwidth"
-        if factor < 1.0:
-            width, why = width * factor, why if factor >= 0.999 else f"{why}; {reason}"
-        return SubstrateFit(name, capacity, min(1.0, width / p) if p else 0.0, why)
-
+    branchy = strand == "width-irregular" or not flow.work.exact
+    divergence = (w_lo / w_hi) if branchy and w_lo is not None and w_hi else 1.0
+    moved = _float(flow.memory.working_set)
+    intensity = (w_hi / moved) if w_hi and moved else None  # operations per byte
     results = []
-    reason = "branch divergence (cheapest over dearest path)"
-    name = "cpu-simd"
-    results.append(share(machine.simd_lanes, f"{machine.simd_lanes} SIMD lanes",
-                         divergence if divergence is not None else 0.0, machine.memory_bandwidth))
-    name = "cpu-cores"
-    results.append(share(machine.cores, f"{machine.cores} cores", 1.0, machine.memory_bandwidth))
-    name = "gpu"
-    results.append(share(machine.gpu_lanes, f"{machine.gpu_lanes} GPU lanes",
-                         divergence if divergence is not None else 0.0, machine.gpu_bandwidth))
-    name = "npu"
-    if irregular or control:
-        results.append(SubstrateFit(name, machine.npu_tiles * machine.npu_lanes, 0.0,
-                                    "not a rectangular, branch-free index space (NPU tiles need one)"))
-    else:
-        results.append(share(machine.npu_tiles * machine.npu_lanes,
-                             f"{machine.npu_tiles} tiles x {machine.npu_lanes} lanes"))
-    name = "cgra"
-    if flow.work.hi is INF or control:
-        results.append(SubstrateFit(name, machine.cgra_pes, 0.0, "data-dependent control: no static schedule"))
-    else:
-        results.append(share(machine.cgra_pes, f"{machine.cgra_pes} PEs (branches predicated)"))
-    name = "fpga"
-    if flow.work.hi is INF or control:
-        results.append(SubstrateFit(name, machine.fpga_dsps, 0.0, "unbounded loops: no fixed pipeline"))
-    else:
-        results.append(share(machine.fpga_dsps, f"{machine.fpga_dsps} DSP slices"))
+    for sub in _substrates(machine, flow.memory.resident is True):
+        if sub.needs == "rectangular" and (strand != "width-dense" or not flow.work.exact):
+            results.append(SubstrateFit(sub.name, sub.capacity, 0.0, 0.0,
+                                        "not a rectangular, branch-free index space (tiles need one)"))
+            continue
+        if sub.needs == "static" and (strand == "control" or flow.work.hi is INF):
+            results.append(SubstrateFit(sub.name, sub.capacity, 0.0, 0.0, "data-dependent control: no static "
+                                                                            "schedule"))
+            continue
+        if p is None:
+            why = "unbounded work" if flow.work.hi is INF else "the parallelism depends on the sizes"
+            results.append(SubstrateFit(sub.name, sub.capacity, None, None, why))
+            continue
+        width, bound = (p, "the function's parallelism") if p <= sub.capacity else (
+            float(sub.capacity), f"{sub.capacity} {sub.unit}")
+        if sub.divergence and divergence < 1.0:
+            width, bound = width * divergence, f"{bound}; branch divergence (cheapest over dearest path)"
+        if sub.bandwidth is not None and intensity is not None:
+            fed = sub.bandwidth * intensity / machine.clock  # lanes the memory system keeps busy
+            if fed < width:
+                width, bound = max(fed, 1.0), "memory bandwidth"
+        results.append(SubstrateFit(sub.name, sub.capacity, width, width / p if p else 0.0, bound))
     return results, brent(flow, machine.cores)
 
 
@@ -193,8 +210,10 @@ def brent(flow: Any, cores: int) -> Brent:
     if w_hi is INF or s_hi is INF:
         return Brent(cores, INF, None)
     time = add(_div(w_hi, cores), s_hi)
-    t, w = _float(time), _float(flow.work.lo)
-    return Brent(cores, time, round(w / t, 3) if t and w is not None else None)
+    # W / (W/p + S) grows with W and shrinks with S: its least value is at (W_lo, S_hi)
+    w, s = _float(flow.work.lo), _float(s_hi)
+    speedup = round(w / (w / cores + s), 3) if w and s is not None and w / cores + s > 0 else None
+    return Brent(cores, time, speedup)
 
 
 def _div(x: Figure, p: int) -> Figure:
