@@ -74,14 +74,14 @@ from typing import Any, Iterable, Mapping
 
 import attrs
 
-from nanopass.diagnostics import DiagnosticError, Span
 from nanopass.frontend import types as T
 from nanopass.frontend.intrinsics import INTRINSICS
 from nanopass.frontend.stack import run_with_big_stack
 from nanopass.graph import Graph, Node
 from nanopass.languages import Saturated
 from nanopass.pass_ import Analysis, PassContext, register
-from nanopass.passes.widths import ENTRY_SEPARATOR, closed_functions, entry_points
+from nanopass.entries import check_entry_names, entry_names, entry_points
+from nanopass.passes.widths import closed_functions
 
 # Kinds whose node makes a new object; a union or tuple only with a payload.
 ALLOCATING_KINDS = frozenset({"array", "list", "cons", "record", "with", "tuple", "union", "lambda", "pap",
@@ -727,13 +727,8 @@ class Escape(Analysis):
         return run_with_big_stack(self._analyze, graph, ctx)
 
     def _analyze(self, graph: Graph, ctx: PassContext) -> Mapping[str, Mapping[int, Any]]:
-        names = [n for n in self.entries.split(ENTRY_SEPARATOR) if n]
-        declared = {node.attr("name") for _, node in graph.top_level() if node.kind == "func"}
-        unknown = [n for n in names if n not in declared]
-        if unknown:
-            raise DiagnosticError.at(Span("<pipeline>", 1, 1, 1, 1),
-                                     f"escape: entry point(s) {', '.join(unknown)} are not top-level functions "
-                                     f"(functions: {', '.join(sorted(declared)) or '(none)'})")
+        names = entry_names(self.entries)
+        check_entry_names(graph, names, self.name)
         flows = _Flows(graph, entry_points(graph, names))
         flows.solve()
         decider = _Decider(flows, graph.annotation("ranges"), self.stack_limit)

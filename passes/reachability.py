@@ -45,14 +45,13 @@ from typing import ClassVar, Iterable
 
 import attrs
 
-from nanopass.diagnostics import Diagnostic, DiagnosticError, Span
 from nanopass.graph import Graph, Node
 from nanopass.languages import Elaborated
 from nanopass.pass_ import Pass, PassContext, Rewriter, Verdict, register
+from nanopass.entries import check_entry_names, entry_names
 from nanopass.validation import refinement_verdicts
 
 ENTRY_ATTRIBUTE = "EntryPoint"
-ENTRY_SEPARATOR = "+"
 
 
 def named_declaration(node: Node) -> str | None:
@@ -77,13 +76,7 @@ def roots(graph: Graph, entries: Iterable[str] = ()) -> list[int]:
     symbols = {node.attr("name"): node_id for node_id, node in graph.top_level()}
     names = [name for name in entries if name]
     if names:
-        missing = [name for name in names if name not in symbols]
-        if missing:
-            declared = ", ".join(sorted(n for n in symbols if n is not None)) or "none"
-            raise DiagnosticError(Diagnostic(
-                Span("<pipeline>", 1, 1, 1, 2),
-                f"reachability: entry point(s) {', '.join(missing)} are not top-level declarations "
-                f"(declared: {declared})"))
+        check_entry_names(graph, names, "reachability", functions_only=False)
         chosen = [symbols[name] for name in names]
     else:
         top = list(graph.top_level())
@@ -134,7 +127,7 @@ class Reachability(Pass):
     entries: str = ""
 
     def entry_names(self) -> list[str]:
-        return [name for name in self.entries.split(ENTRY_SEPARATOR) if name]
+        return entry_names(self.entries)
 
     def run(self, graph: Graph, ctx: PassContext) -> Graph:
         live_nodes, live_regions = reachable(graph, roots(graph, self.entry_names()))

@@ -85,16 +85,17 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any, Callable, Mapping
 
 import attrs
 
-from nanopass.diagnostics import Diagnostic, DiagnosticError, Span
+from nanopass.diagnostics import Diagnostic, Span
 from nanopass.frontend import types as T
 from nanopass.frontend.stack import run_with_big_stack
 from nanopass.graph import Graph, Node
 from nanopass.languages import Saturated
 from nanopass.pass_ import Analysis, PassContext, register
+from nanopass.entries import check_entry_names, entry_names, entry_points
 
 INF = math.inf
 
@@ -111,8 +112,6 @@ SHIFT_MASKS = {"int": 31, "int64": 63, "uint8": 7}
 COMPARISONS = frozenset({"=", "<>", "<", "<=", ">", ">="})
 # Types whose width is the programmer's choice: their whole range is evidence enough.
 SIZED_TYPES = frozenset({"uint8", "bool"})
-ENTRY_SEPARATOR = "+"
-ENTRY_ATTRIBUTES = frozenset({"EntryPoint", "HardwareModule", "Kernel"})
 WIDTH_ATTRIBUTE = "Width"
 
 # Fixed-point limits: joins before widening, narrowing steps, and the rounds over the call graph.
@@ -526,19 +525,6 @@ def record_field_types(graph: Graph, types: Mapping[int, Any]) -> dict[str, dict
 
 
 # -- the abstract interpreter ---------------------------------------------------------------------------
-
-def entry_points(graph: Graph, entries: Iterable[str] = ()) -> set[str]:
-    """The functions the host may call with any arguments (see the module docstring)."""
-    funcs = {node.attr("name"): node for _, node in graph.top_level() if node.kind == "func"}
-    named = {name for name in entries if name}
-    marked = {name for name, node in funcs.items()
-              if any(pair[0] == "EntryPoint" for pair in node.attr("attributes", ()) or ())}
-    always = {name for name, node in funcs.items()
-              if any(pair[0] in ENTRY_ATTRIBUTES for pair in node.attr("attributes", ()) or ())}
-    if named or marked:
-        return named | marked | always
-    return set(funcs)  # a library: every function is its interface
-
 
 def closed_functions(graph: Graph, entries: set[str]) -> set[str]:
     """Functions every use of which is a direct call, and that no entry point is: their callers are known."""
@@ -1253,13 +1239,8 @@ class Widths(Analysis):
         return run_with_big_stack(self._analyze, graph, ctx)
 
     def _analyze(self, graph: Graph, ctx: PassContext) -> Mapping[str, Mapping[int, Any]]:
-        names = [n for n in self.entries.split(ENTRY_SEPARATOR) if n]
-        declared = {node.attr("name") for _, node in graph.top_level() if node.kind == "func"}
-        unknown = [n for n in names if n not in declared]
-        if unknown:
-            raise DiagnosticError.at(Span("<pipeline>", 1, 1, 1, 1),
-                                     f"widths: entry point(s) {', '.join(unknown)} are not top-level functions "
-                                     f"(functions: {', '.join(sorted(declared)) or '(none)'})")
+        names = entry_names(self.entries)
+        check_entry_names(graph, names, self.name)
         analyzer = _Analyzer(graph, entry_points(graph, names))
         analyzer.run()
         ranges, widths = self._tables(graph, analyzer)
