@@ -396,11 +396,24 @@ def test_damaged_text_is_read_alike_by_both_readers_or_reported(data):
 
 
 # -- the fast reader against xDSL's ----------------------------------------------------------------
+def weird_names() -> Graph:
+    """Kinds, attribute names, strings and file names that need quoting, escapes or non-ASCII text."""
+    return _graph([Node("with space", (), (("é", "é\n\"x"), ("a b", math.nan), ("c", 2**70))),
+                   Node("yield", (0,), (("_", (-0.0, math.inf)),), (), None, Span('f"\\é', 1, 2, 3, 4))],
+                  [Region(body=(0, 1))]).annotate("tâble", {0: "ü\t"})
+
+
+def test_quoted_and_non_ascii_names_round_trip():
+    text = round_trip(weird_names())
+    assert '"psg.with space"' in text and '"é" = "é\\0A\\22x"' in text
+    assert from_mlir(text).same_annotations(weird_names())
+
+
 def test_printed_text_never_needs_the_xdsl_parser(monkeypatch):
     def refuse(text, filename="<mlir>"):
         raise AssertionError("from_mlir fell back to the xDSL parser on text to_mlir printed")
 
-    texts = [to_mlir(effectful_program().annotate("types", {0: "int"})), GOOD]
+    texts = [to_mlir(effectful_program().annotate("types", {0: "int"})), GOOD, to_mlir(weird_names())]
     texts += [to_mlir(kind_graph(lang.kinds[k])) for lang in LANGUAGES.values() for k in lang.kinds]
     monkeypatch.setattr(mlir, "from_mlir_with_xdsl", refuse)
     for text in texts:
@@ -505,9 +518,7 @@ def test_mlir_opt_reads_the_text(name, tmp_path):
         "effects": lambda: effectful_program().annotate("types", {0: "int", 1: (1.5, None, True)}),
         "kinds": lambda: kind_graph(Elaborated.kinds["match"]),
         "generated": lambda: generated_graph(2000, seed=11, language=Elaborated),
-        "weird names": lambda: _graph([Node("with space", (), (("é", "é\n\"x"), ("a b", math.nan))),
-                                       Node("yield", (0,), (), (), None, Span('f"\\é', 1, 2, 3, 4))],
-                                      [Region(body=(0, 1))]),
+        "weird names": weird_names,
     }[name]()
     path = tmp_path / "graph.mlir"
     path.write_text(to_mlir(graph), encoding="utf-8")
