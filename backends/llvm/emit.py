@@ -985,10 +985,20 @@ class FunctionEmitter:
     def check_fused_counts(self, node: Node) -> None:
         """A fused producer's own count check, where its consumer starts (the unfused order)."""
         for region_id in node.regions:
-            for node_id in self.g.region(region_id).body:
+            for producer in self.fused_reads(region_id):
+                self._producer_count(producer)
+
+    def fused_reads(self, region_id: int) -> list[int]:
+        """The fused producers a region reads by index, in its body or its ``if`` arms."""
+        found, stack = [], [region_id]
+        while stack:
+            for node_id in self.g.region(stack.pop()).body:
                 inner = self.g.node(node_id)
-                if inner.kind == "index" and inner.operands[0] in self.plan.fused:
-                    self._producer_count(inner.operands[0])
+                if inner.kind == "if":
+                    stack.extend(inner.regions)
+                elif inner.kind == "index" and inner.operands[0] in self.plan.fused:
+                    found.append(inner.operands[0])
+        return found
 
     def _producer_count(self, producer_id: int) -> None:
         producer = self.g.node(producer_id)
@@ -997,10 +1007,8 @@ class FunctionEmitter:
             count = self.value(extent_id)
             self.require(self.b.icmp_signed(">=", count, const_int(count.type, 0)), Fault.NEGATIVE_COUNT,
                          producer_id, [count])
-        for node_id in self.g.region(producer.regions[0]).body:
-            inner = self.g.node(node_id)
-            if inner.kind == "index" and inner.operands[0] in self.plan.fused:
-                self._producer_count(inner.operands[0])
+        for inner in self.fused_reads(producer.regions[0]):
+            self._producer_count(inner)
 
     def k_stencil(self, nid: int, node: Node) -> None:
         b = self.b
@@ -1076,10 +1084,7 @@ class FunctionEmitter:
             self.propagate()
 
     def _calls_externs(self, nid: int) -> bool:
-        return any(self.g.node(i).kind == "call" and self.facts.callee(self.g.node(i)) is not None
-                   and self.facts.callee(self.g.node(i))[1].kind == "extern"
-                   for r in self.plan.kernel_regions(nid) for i in self.facts.tree(r)) or any(
-            self._calls_externs_in(r) for r in self.plan.kernel_regions(nid))
+        return any(self._calls_externs_in(r) for r in self.plan.kernel_regions(nid))
 
     def _calls_externs_in(self, region_id: int) -> bool:
         for node_id in self.facts.tree(region_id):

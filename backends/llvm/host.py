@@ -84,9 +84,7 @@ class NativeProgram:
                  options: Options = Options(), filename: str = "<input>"):
         self.options = options
         self.graph = saturate(program, filename, options.reassociate_floats)
-        self.plan = Plan(self.graph)
-        if not options.parallel:
-            self.plan.parallel = lambda node_id: False
+        self.plan = Plan(self.graph, cores=options.parallel)
         self.absorbed = {p: k for k in self.plan.kernels for p in self.plan.absorbed(k)}
         self.interpreter = Interpreter(self.graph, externs, evaluators=self._evaluators())
         self.machine = self.interpreter.machine

@@ -83,8 +83,9 @@ class Kernel:
 class Plan:
     """What runs natively in one graph (module docstring)."""
 
-    def __init__(self, graph: Graph, facts: Facts | None = None):
+    def __init__(self, graph: Graph, facts: Facts | None = None, cores: bool = True):
         self.graph = graph
+        self.cores = cores  # False: nothing is split across cores
         self.facts = facts or Facts(graph)
         self.fused = fused_into(graph)
         # Producer -> its region's param aliased to the consumer's index (a reduce consumer aliases to itself).
@@ -443,7 +444,7 @@ class Plan:
     def parallel(self, node_id: int) -> bool:
         """Whether an index space may be split across cores (module docstring)."""
         node = self.graph.node(node_id)
-        if node.kind not in INDEX_SPACES or node.effect is not None:
+        if not self.cores or node.kind not in INDEX_SPACES or node.effect is not None:
             return False
         if node.kind == "reduce" and (not node.attr("reassociate") or (
                 self.masked(node_id) is not None and len(node.operands) == 1)):

@@ -19,9 +19,10 @@ and turns the result block back into runtime values:
   the chunks out) with an outlined body, a trip count and the body's cost
   per iteration; it cuts [0, n) into chunks (`chunk_ranges`: about
   `CHUNKS_PER_WORKER` per worker, none smaller than `MIN_CHUNK_WORK` units
-  of work), runs the first on the calling thread and the rest on the pool,
-  each with its own context, and reports the fault of the lowest chunk that
-  had one (the first the sequential loop would have met);
+  of work) that the calling thread and ``workers - 1`` pool threads take in
+  turn until none is left, each chunk with its own context, and reports the
+  fault of the lowest chunk that had one (the first the sequential loop
+  would have met);
 * externs: a Python callable is wrapped in a ctypes ``CFUNCTYPE`` callback
   (arguments converted as the interpreter converts them, a raised exception
   recorded as the interpreter's located error at the call), a ctypes
@@ -31,6 +32,7 @@ and turns the result block back into runtime values:
 from __future__ import annotations
 
 import ctypes
+import itertools
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -99,13 +101,17 @@ def _parallel(ctx_address: int, body: int, env: int, n: int, cost: int, partials
             child.depth, child.status = 1, 0
             contexts.append(child)
         slots = [(partials or 0) + k * size if partials else None for k in range(len(chunks))]
-        futures = [pool().submit(run, ctypes.addressof(c), env, lo, hi, slot)
-                   for c, (lo, hi), slot in zip(contexts[1:], chunks[1:], slots[1:])]
-        if chunks:
-            lo, hi = chunks[0]
-            run(ctypes.addressof(contexts[0]), env, lo, hi, slots[0])
-        for future in futures:
-            future.result()
+        following = itertools.count()  # the next chunk to take: every participant takes chunks until none is left
+
+        def take() -> None:
+            while (k := next(following)) < len(chunks):
+                lo, hi = chunks[k]
+                run(ctypes.addressof(contexts[k]), env, lo, hi, slots[k])
+
+        helpers = [pool().submit(take) for _ in range(min(ctx.workers, len(chunks)) - 1)]
+        take()  # the calling thread works too
+        for helper in helpers:
+            helper.result()
         STATISTICS["parallel dispatches"] += 1
         STATISTICS["parallel chunks"] += len(chunks)
         for child in contexts:  # the lowest chunk's fault is the one the sequential loop meets first
