@@ -114,7 +114,8 @@ def test_the_resolver_runs_on_the_host_and_says_why_its_query_body_is_not_native
     program = llvm.NativeProgram(path.read_text(), str(EXAMPLES / "resolver_externs.py"), filename=str(path))
     explained = program.plan.explain()
     assert "resolve: host" in explained
-    query = next(r for n, r in program.plan.kernel_reasons.items() if program.graph.node(n).attr("origin") == "List.map")
+    query = next(reason for node_id, reason in program.plan.kernel_reasons.items()
+                 if program.graph.node(node_id).attr("origin") == "List.map")
     assert "line 27" in query and "list" in query  # the query walks a list of Manifest records, not an array
     assert program.call("resolve", ("app",)) == {"app": ["web", "db"], "db": ["json"], "http": [], "json": [],
                                                  "web": ["http", "json"]}
@@ -191,7 +192,7 @@ def test_a_cached_module_reports_faults_at_the_nodes_of_the_graph_that_ran():
     assert moved == (first[0] + 2, first[1], first[2])
 
 
-# -- fusion ------------------------------------------------------------------------------------------------------
+# -- fusion --------------------------------------------------------------------------------------------------
 CHAIN = """
 let chain (xs: float[]) : float =
     xs
@@ -250,7 +251,8 @@ def test_a_filter_into_a_reduce_makes_no_flags_positions_or_compacted_array():
     program = llvm.NativeProgram(FILTERS, options=llvm.Options(parallel=False), filename="filters.clef")
     table = program.graph.annotation(FUSED)
     declaration = program.plan.functions["dataset"].node_id
-    fused_kinds = sorted(program.graph.node(p).kind for p in table if program.plan.facts.declaration_of(p) == declaration)
+    fused_kinds = sorted(program.graph.node(p).kind for p in table
+                         if program.plan.facts.declaration_of(p) == declaration)
     assert fused_kinds == ["parallel_for", "parallel_for", "scan", "scatter"]  # map, flags, positions, compaction
     assert {dict(f)["consumer"] for f in table.values()} == {"reduce"}
     assert "np.alloc" not in emitted(program, "dataset")
@@ -280,7 +282,7 @@ let f (xs: int[]) (d: int) (e: int) : int[] =
     assert failure(lambda: program.call("f", (xs, 1, 3))) == failure(lambda: run_graph(program.graph, "f", xs, 1, 3))
 
 
-# -- cores ---------------------------------------------------------------------------------------------------------
+# -- cores ---------------------------------------------------------------------------------------------------
 def test_a_parallel_run_gives_the_serial_and_interpreted_result():
     source = KERNELS.read_text()
     serial = llvm.NativeProgram(source, options=llvm.Options(workers=1), filename="k.clef")
@@ -342,7 +344,7 @@ def test_a_fault_in_a_parallel_map_is_the_first_the_sequential_loop_meets():
     assert "index 12 " in expected[2]
 
 
-# -- faults ------------------------------------------------------------------------------------------------------------
+# -- faults --------------------------------------------------------------------------------------------------
 FAULTS = """
 let divide (xs: int[]) (d: int) : int[] = Array.map (fun x -> x / d) xs
 let overflow (x: int64) : int64 = x / (-1L)
@@ -378,7 +380,7 @@ def test_a_runtime_fault_renders_with_the_source_line(tmp_path):
     assert "integer division by zero" in rendered and "a / b" in rendered and "^" in rendered
 
 
-# -- externs --------------------------------------------------------------------------------------------------------------
+# -- externs -------------------------------------------------------------------------------------------------
 EXTERNS = """
 [<Pure>]
 extern shape : float -> float
@@ -422,7 +424,7 @@ def test_an_extern_without_a_binding_is_a_diagnostic():
     assert "no binding" in failure(lambda: program.call("f", (np.ones(2),)))[2]
 
 
-# -- values across the boundary -----------------------------------------------------------------------------------------
+# -- values across the boundary ------------------------------------------------------------------------------
 def test_scalar_classes_records_and_tuples_cross_as_the_interpreter_makes_them():
     source = """
 type P = { X: float32; N: uint8; On: bool }
@@ -451,7 +453,7 @@ let fresh (n: int) : float[] = Array.init n (fun i -> float i)
     assert out.sum() == 999 * 1000 / 2
 
 
-# -- interface ---------------------------------------------------------------------------------------------------------
+# -- interface -----------------------------------------------------------------------------------------------
 def test_nanopass_jit_returns_a_python_callable():
     f = nanopass.jit((EXAMPLES / "montecarlo.clef").read_text(), "monteCarlo")
     assert callable(f) and f(100.0, 20) == nanopass.run((EXAMPLES / "montecarlo.clef").read_text(), "monteCarlo",

@@ -184,7 +184,8 @@ class ClefWriter:
         form = self.choice(["map", "map", "init", "mapi", "filter", "copy", "map_from"])
         v = self.fresh("e")
         if form == "map":
-            return f"(Array.map (fun {v} -> {self.expr(elem, d, self.closed(scope, (v, elem)))}) {self.array(t, d, scope)})"
+            body = self.expr(elem, d, self.closed(scope, (v, elem)))
+            return f"(Array.map (fun {v} -> {body}) {self.array(t, d, scope)})"
         if form == "map_from":
             other = "int" if elem == "float" else "float"
             source = self.array(f"{other}[]", d, scope)
@@ -332,6 +333,15 @@ def outcome(run):
     except DiagnosticError as error:
         first = error.diagnostics[0]
         return "error", (first.span.line, first.span.col, first.message)
+
+
+def test_the_writer_writes_well_typed_programs():
+    from nanopass.frontend import parse
+
+    for seed in range(200):
+        source, result_type = ClefWriter(RandomChoices(seed)).program()
+        graph = parse(source, f"seed{seed}.clef")
+        assert f": {result_type} =" in source and graph.symbol("f") is not None
 
 
 @settings(max_examples=PROGRAMS, deadline=None, derandomize=True,

@@ -234,7 +234,7 @@ class ModuleEmitter:
         write_block(e.b, fn.args[2], [kernel.result], [e.env[kernel.node_id]])
         e.b.ret_void()
 
-    # -- outlined bodies -----------------------------------------------------------------------------------------
+    # -- outlined bodies -------------------------------------------------------------------------------------
     def body(self, node_id: int) -> tuple[ir.Function, list[int], list[N.NType]]:
         """``body.<n>(ctx, env, lo, hi, partial)``: the loop of a parallel index space over [lo, hi)."""
         inputs = self.plan.inputs(node_id)
@@ -291,7 +291,7 @@ class FunctionEmitter:
         self.reassoc = False
         self._fault_block: ir.Block | None = None
 
-    # -- plumbing -------------------------------------------------------------------------------------------------
+    # -- plumbing --------------------------------------------------------------------------------------------
     def ctx_field(self, index: int, *more: int) -> ir.Value:
         return self.b.gep(self.ctx, [const_int(I32, 0), const_int(I32, index)] + [const_int(I32, m) for m in more])
 
@@ -365,7 +365,7 @@ class FunctionEmitter:
             return constant(self.plan.globals[name], self.u.global_values[name])
         raise KeyError(f"emit: %{node_id} ({node.kind}) has no value here")
 
-    # -- regions and nodes -----------------------------------------------------------------------------------------
+    # -- regions and nodes -----------------------------------------------------------------------------------
     def region(self, region_id: int, args: list[ir.Value]) -> list[ir.Value]:
         region = self.g.region(region_id)
         for param, arg in zip(region.params, args):
@@ -381,7 +381,7 @@ class FunctionEmitter:
             return
         getattr(self, f"k_{kind}")(node_id, node)
 
-    # -- scalars -----------------------------------------------------------------------------------------------------
+    # -- scalars ---------------------------------------------------------------------------------------------
     def k_const(self, nid: int, node: Node) -> None:
         name = node.attr("type")
         self.env[nid] = ir.Constant(ir.LiteralStructType([]), []) if name == "unit" else constant(
@@ -553,7 +553,7 @@ class FunctionEmitter:
         self.require(b.icmp_signed("!=", x, minimum), Fault.ABS_MINIMUM, nid)
         return b.select(b.icmp_signed("<", x, ir.Constant(x.type, 0)), b.sub(ir.Constant(x.type, 0), x), x)
 
-    # -- structures ---------------------------------------------------------------------------------------------------
+    # -- structures ------------------------------------------------------------------------------------------
     def k_tuple(self, nid: int, node: Node) -> None:
         self.env[nid] = self.struct([self.value(o) for o in node.operands], self.facts.ntype(nid))
 
@@ -582,7 +582,7 @@ class FunctionEmitter:
         self.env[nid] = ir.Constant(N.value_type(t) if not isinstance(t, str) else ir.LiteralStructType([]),
                                     ir.Undefined)
 
-    # -- arrays -----------------------------------------------------------------------------------------------------------
+    # -- arrays ----------------------------------------------------------------------------------------------
     def address(self, nid: int, array: ir.Value, indices: list[int], rank: int) -> ir.Value:
         """The address of ``array.[indices]``: checked, unless the loop's range check covers it."""
         b = self.b
@@ -700,7 +700,7 @@ class FunctionEmitter:
         self.counted(None, const_int(I64, 0), n, [], place)
         self.env[nid] = self.array(data, [count], t)
 
-    # -- control --------------------------------------------------------------------------------------------------------
+    # -- control ---------------------------------------------------------------------------------------------
     def k_if(self, nid: int, node: Node) -> None:
         b = self.b
         condition = self.value(node.operands[0])
@@ -802,7 +802,7 @@ class FunctionEmitter:
         finals = self.counted(None, const_int(I64, 0), self.total(source, t.rank), inits, body)
         self.env[nid] = self.struct(finals, self.facts.ntype(nid))
 
-    # -- loops ------------------------------------------------------------------------------------------------------------
+    # -- loops -----------------------------------------------------------------------------------------------
     def counted(self, key: int | None, lo: ir.Value, hi: ir.Value, inits: list[ir.Value],
                 body: Callable[[ir.Value, list[ir.Value]], list[ir.Value]]) -> list[ir.Value]:
         """``for iv in [lo, hi)`` (i64) with carried values; the final carried values."""
@@ -966,7 +966,7 @@ class FunctionEmitter:
                     return other[0] * k, other[1] * k, tuple((c * k, term) for c, term in other[2])
         return None
 
-    # -- index spaces ---------------------------------------------------------------------------------------------------
+    # -- index spaces ----------------------------------------------------------------------------------------
     def k_parallel_for(self, nid: int, node: Node) -> None:
         b = self.b
         t = self.facts.ntype(nid)
@@ -1025,7 +1025,6 @@ class FunctionEmitter:
 
     def k_reduce(self, nid: int, node: Node) -> None:
         b = self.b
-        source = node.operands[0]
         n = self.reduce_count(nid, node)
         masked = self.plan.masked(nid)
         if len(node.operands) == 1 and masked is None:  # a filter's emptiness is known after its loop

@@ -13,9 +13,9 @@ Its one concern is deciding what can be native and saying why the rest cannot.
   ``reduce``, ``stencil``) whose region tree is native and whose operands and
   captured values have native types becomes a **kernel**: a compiled entry
   taking those values, which the host interpreter calls in place of running
-  the node (`nanopass.backends.llvm.host`).  Where the ``crossings`` table
-  (the ``color`` pass) names the spawns a control region waits on, those are
-  the places this happens.
+  the node (`nanopass.backends.llvm.host`).  `Plan.explain` lists, for
+  each crossing of the ``crossings`` table (the ``color`` pass: a control
+  region waiting on width work), where each of its spawns runs.
 * A ``parallel_for`` (and a reassociable ``reduce``, a ``stencil``) is
   **parallel** -- outlined over an index range and dispatched to the thread
   pool when its trip count times its per-iteration work passes the
@@ -324,7 +324,7 @@ class Plan:
     def _scatter_reason(self, node_id, node, t, callees) -> str | None:
         return None if node.attr("container") == "array" else "it scatters into a list"
 
-    # -- kernels in host code -------------------------------------------------------------------------------------
+    # -- kernels in host code --------------------------------------------------------------------------------
     def _find_kernels(self) -> None:
         native_ids = {f.node_id for f in self.functions.values()}
         for declaration_id, node in self.graph.top_level():
@@ -388,7 +388,7 @@ class Plan:
         return [p for p in (scatter.operands[0], scatter.operands[2], scatter.operands[1], node.operands[0])
                 if p in self.fused]
 
-    # -- what a region reads -------------------------------------------------------------------------------------
+    # -- what a region reads ---------------------------------------------------------------------------------
     def inputs(self, node_id: int) -> list[int]:
         """The values an index space reads from outside: its operands, then the free values of its tree.
 
@@ -440,7 +440,7 @@ class Plan:
             order.extend(r for r in self.graph.region(region_id).results if r not in inner and r not in order)
         return order
 
-    # -- parallel dispatch ----------------------------------------------------------------------------------------
+    # -- parallel dispatch -----------------------------------------------------------------------------------
     def parallel(self, node_id: int) -> bool:
         """Whether an index space may be split across cores (module docstring)."""
         node = self.graph.node(node_id)
@@ -512,9 +512,26 @@ class Plan:
         for node_id, reason in sorted(self.kernel_reasons.items()):
             lines.append(f"{self.facts.graph.node(self.facts.declaration_of(node_id)).attr('name')}: "
                          f"host index space: {reason}")
+        for edge_id, edge in sorted(self.graph.annotation("crossings").items()):
+            lines.append(f"crossing {edge_id} (region #{edge.attr('waiter')} waits at %{edge.nodes[0]}): "
+                         + ", ".join(f"%{spawn} {self.spawn_place(spawn)}" for spawn in edge.nodes[1:]))
         if self.fused:
             lines.append("fused: " + ", ".join(f"%{p} into %{c}" for p, c in sorted(self.fused.items())))
         return "\n".join(lines)
+
+    def spawn_place(self, spawn: int) -> str:
+        """Where a spawn of a crossing (width work a control region waits on) runs."""
+        node = self.graph.node(spawn)
+        if spawn in self.kernels:
+            return "compiled kernel"
+        if node.kind == "call":
+            target = self.facts.callee(node)
+            if target is not None and target[0] in self.functions:
+                return f"compiled call of '{target[0]}'"
+        if spawn in self.kernel_reasons:
+            return f"host ({self.kernel_reasons[spawn]})"
+        target = self.facts.callee(node) if node.kind == "call" else None
+        return f"host ({self.reasons.get(target[0], 'not native') if target else 'not an index space or a call'})"
 
 
 def _label(node: Node) -> str:

@@ -210,7 +210,7 @@ def _native_scalar(t: N.Scalar) -> Callable[[Any], Any]:
     return lambda x: x
 
 
-# -- arena blocks owned by numpy arrays ------------------------------------------------------------------------
+# -- arena blocks owned by numpy arrays ----------------------------------------------------------------------
 class ArenaBuffer:
     """A block compiled code allocated, kept past its run: frees it when the last array over it goes."""
 
@@ -225,7 +225,7 @@ class ArenaBuffer:
         free(self.block)
 
 
-# -- marshaling -------------------------------------------------------------------------------------------------
+# -- marshaling ----------------------------------------------------------------------------------------------
 class Marshal:
     """Moves the values of one signature (a list of native types) into a block, and back."""
 
@@ -329,7 +329,7 @@ def _arrays(t: N.NType, value: Any, found: list[int]) -> None:
             _arrays(ft, getattr(value, f"f{k}"), found)
 
 
-# -- one call ----------------------------------------------------------------------------------------------------
+# -- one call ------------------------------------------------------------------------------------------------
 class NativeCall:
     """A compiled ``entry.*`` or ``kernel.*``: call it with runtime values, get a runtime value back."""
 

@@ -95,7 +95,6 @@ _CTYPES = {"int": ctypes.c_int32, "int64": ctypes.c_int64, "uint8": ctypes.c_uin
            "float32": ctypes.c_float, "bool": ctypes.c_uint8}
 _DTYPES = {"int": np.int32, "int64": np.int64, "uint8": np.uint8, "float": np.float64, "float32": np.float32,
            "bool": np.bool_}
-_SIZES = {"int": 4, "int64": 8, "uint8": 1, "float": 8, "float32": 4, "bool": 1}
 
 
 def is_scalar(t: NType, *names: str) -> bool:
@@ -198,11 +197,6 @@ def size_of(t: NType) -> int:
     return ctypes.sizeof(ctypes_type(t))
 
 
-def zero(t: NType) -> ir.Constant:
-    """The zero value of ``t`` (what a fault exit returns; never observed)."""
-    return ir.Constant(value_type(t), None)
-
-
 # -- host forms ------------------------------------------------------------------------------------------
 _CTYPE_CACHE: dict[NType, type] = {}
 
@@ -231,7 +225,3 @@ def element_dtype(t: NType) -> np.dtype:
     if isinstance(t, Scalar):
         return np.dtype(_DTYPES[t.name])
     return np.dtype([(f"f{k}", element_dtype(f)) for k, f in enumerate(t.types)], align=True)
-
-
-def scalar_size(name: str) -> int:
-    return _SIZES[name]
