@@ -37,7 +37,8 @@ arguments of its parameter types whose arrays are not empty:
 * scalar types ``int int64 uint8 float float32 bool``: the types of data
   (parameters, locals, results, array elements, fields, payloads) and their
   arithmetic; loop counters, array indices and lengths are ints, and
-  conditions bools, whatever this says;
+  conditions bools, whatever this says (and a ``while`` loop's bound is a
+  comparison, recursion's base case an ``if`` on one);
 * ``comparisons`` (``= <> < <= > >=``, ``&&``, ``||``, ``not``), ``math``
   (``sqrt exp log sin cos floor abs min max``), ``conversions``
   (``float int``...);
@@ -63,12 +64,12 @@ from __future__ import annotations
 
 import math
 import struct
-from typing import Callable, Sequence
+from typing import Callable, Protocol, Sequence
 
 import attrs
 from hypothesis import strategies as st
 
-from nanopass.testing.strategies import Choices, DrawChoices, RandomChoices
+from nanopass.testing.strategies import Choices, RandomChoices
 
 SCALARS = ("int", "int64", "uint8", "float", "float32", "bool")
 NUMERIC = ("int", "int64", "uint8", "float", "float32")
@@ -438,6 +439,39 @@ _LARGE_FLOATS = {"float": (1e10, 1e-05, 1.0e300, 3.0e38, 6.0e-08),
                  "float32": (1e10, 1e-05, 3.0e38, 6.0e-08)}
 
 
+class SpanChoices(Choices, Protocol):
+    """`Choices` that also group draws: ``group(make)`` is ``make()`` with its draws as one unit."""
+
+    def group(self, make: Callable[[], object]) -> object: ...
+
+
+class DrawnChoices:
+    """Choices from a composite strategy's ``draw``; a group is a nested draw, so its draws form one span
+    that the shrinker can delete or simplify as a whole.  Integers shrink toward ``lo``, flips to False."""
+
+    def __init__(self, draw: Callable):
+        self._draw = draw
+
+    def integer(self, lo: int, hi: int) -> int:
+        return self._draw(st.integers(lo, hi)) if hi > lo else lo
+
+    def flip(self, percent: int) -> bool:
+        return self._draw(st.integers(0, 99)) >= 100 - percent
+
+    def group(self, make: Callable[[], object]) -> object:
+        return self._draw(st.builds(make))
+
+
+class SeededChoices(RandomChoices):
+    """Choices from a seeded `random.Random` (`RandomChoices`); a group is just ``make()``."""
+
+    def group(self, make: Callable[[], object]) -> object:
+        return make()
+
+
+_STOP = object()  # what a group of `ProgramGenerator.repeat` returns when its flip says no more
+
+
 def _pick(choices: Choices, items: Sequence):
     return items[choices.integer(0, len(items) - 1)]
 
@@ -565,7 +599,7 @@ def _element(type_name: str) -> str:
 class ProgramGenerator:
     """Builds one program; see the module docstring for what it guarantees."""
 
-    def __init__(self, choices: Choices, features: frozenset[str], max_depth: int, max_functions: int,
+    def __init__(self, choices: SpanChoices, features: frozenset[str], max_depth: int, max_functions: int,
                  max_size: int, max_statements: int):
         unknown = set(features) - FEATURES
         if unknown:
@@ -585,6 +619,7 @@ class ProgramGenerator:
         self.records: dict[str, tuple] = {}
         self.unions: dict[str, tuple] = {}
         self.externs: list[Signature] = []
+        self.host: dict[str, ExternFunction] = {}
         self.functions: list[Signature] = []
         self.counter = 0
         self.work = 0  # the estimated work of the function being generated
@@ -597,6 +632,18 @@ class ProgramGenerator:
         self.counter += 1
         return f"{prefix}{self.counter}"
 
+    def repeat(self, low: int, high: int, percent: int, make: Callable[[], object]) -> list:
+        """``low`` to ``high`` results of ``make``, each past ``low`` after a flip (as `st.lists` does).  An
+        item's flip and draws are one span, which the shrinker deletes whole, leaving a valid program."""
+        made: list = []
+        while len(made) < high:
+            required = len(made) < low
+            item = self.c.group(lambda: make() if required or self.c.flip(percent) else _STOP)
+            if item is _STOP:
+                break
+            made.append(item)
+        return made
+
     def symbol(self) -> str:
         self.symbols += 1
         return f"#{self.symbols}"
@@ -605,27 +652,18 @@ class ProgramGenerator:
     def program(self) -> GeneratedProgram:
         declarations: list = []
         if self.has("records"):
-            for i in range(self.c.integer(0, 2)):
-                declarations.append(self.record_decl(f"R{i}"))
+            declarations += self.repeat(0, 2, 50, lambda: self.record_decl(f"R{len(self.records)}"))
         if self.has("unions"):
-            for i in range(self.c.integer(0, 2)):
-                declarations.append(self.union_decl(f"U{i}"))
-        host: dict[str, Callable] = {}
+            declarations += self.repeat(0, 2, 50, lambda: self.union_decl(f"U{len(self.unions)}"))
         if self.has("externs"):
-            for i in range(self.c.integer(0, 2)):
-                decl = self.extern_decl(f"ext{i}")
-                declarations.append(decl)
-                host[decl.name] = ExternFunction(decl.name, decl.params, decl.result,
-                                                 tuple(self.c.integer(-3, 3) for _ in range(len(decl.params) + 1)))
+            declarations += self.repeat(0, 2, 50, lambda: self.extern_decl(f"ext{len(self.externs)}"))
         helpers = self.has("calls") or self.has("recursion")
-        for i in range(self.c.integer(0, self.max_functions - 1) if helpers else 0):
-            recursive = self.has("recursion") and self.c.flip(30)
-            declarations.append(self.recursive_function(f"f{i}") if recursive else self.helper(f"f{i}"))
+        declarations += self.repeat(0, self.max_functions - 1 if helpers else 0, 60, self.function)
         entry, args, sizes = self.entry()
         declarations.append(entry)
         return GeneratedProgram(
             source=render_program(declarations), entry=ENTRY, args=args,
-            param_types=tuple(t for _, t in entry.params), sizes=sizes, externs=host,
+            param_types=tuple(t for _, t in entry.params), sizes=sizes, externs=dict(self.host),
             param_names=tuple(n for n, _ in entry.params), result_type=self.functions[-1].result)
 
     def record_decl(self, name: str) -> RecordDecl:
@@ -645,10 +683,18 @@ class ProgramGenerator:
         params = tuple(self.scalar() for _ in range(self.c.integer(1, 2)))
         result = self.scalar(numeric=True)
         self.externs.append(Signature(name, tuple((f"a{i}", t) for i, t in enumerate(params)), result, 1))
+        weights = tuple(self.c.integer(-3, 3) for _ in range(len(params) + 1))
+        self.host[name] = ExternFunction(name, params, result, weights)
         return ExternDecl(name, params, result, self.c.integer(1, 50))
 
+    def function(self) -> Function:
+        name = f"f{len(self.functions)}"
+        if self.has("recursion") and (self.c.flip(30) or not self.has("calls")):
+            return self.recursive_function(name)
+        return self.helper(name)
+
     def helper(self, name: str) -> Function:
-        params = tuple((self.fresh("p"), self.value_type()) for _ in range(self.c.integer(1, 3)))
+        params = tuple(self.repeat(1, 3, 40, lambda: (self.fresh("p"), self.value_type())))
         result = self.value_type()
         ctx = Context(tuple(self.param_var(n, t) for n, t in params), depth=0)
         self.work = 0
@@ -660,31 +706,35 @@ class ProgramGenerator:
     def recursive_function(self, name: str) -> Function:
         """``let rec f (n: int) ... = if n <= 0 then base else let rest = f (n - 1) ... in step``."""
         n = self.fresh("n")
-        params = ((n, "int"),) + tuple((self.fresh("p"), self.value_type())
-                                       for _ in range(self.c.integer(0, 2)))
+        params = ((n, "int"),) + tuple(self.repeat(0, 2, 40, lambda: (self.fresh("p"), self.value_type())))
         result = self.value_type(arrays=False)
         ctx = Context(tuple(self.param_var(p, t) for p, t in params), depth=1)
         self.work = 0
         itself = Signature(name, params, result, 0, recursive=True)
-        base = self.block(ctx, result, statements=self.c.integer(0, 1))
-        rest = self.fresh("v")
+        base = self.block(ctx, result, statements=1)
         call = Apply(name, (Binary("-", Atom(n), Atom("1")),)
                      + tuple(self.argument(t, ctx) for _, t in params[1:]))
-        step = self.block(ctx.with_vars(Var(rest, result)), result, statements=self.c.integer(0, 1))
-        otherwise = Block((Let(rest, None, call),) + step.statements, step.result)
+        if self.has("let"):
+            rest = self.fresh("v")
+            step = self.block(ctx.with_vars(Var(rest, result)), result, statements=1)
+            otherwise = Block((Let(rest, None, call),) + step.statements, step.result)
+        elif result in NUMERIC:
+            otherwise = Block((), self.combine(result, call, self.expr(result, ctx)))
+        else:
+            otherwise = Block((), call)
         body = Block((), BlockIf(((Binary("<=", Atom(n), Atom("0")), base),), otherwise))
         self.functions.append(attrs.evolve(itself, work=max(self.work, 1) * (RECURSION_BOUND + 1)))
         return Function(name, params, result, body, recursive=True)
 
     def entry(self) -> tuple[Function, tuple, dict[str, int]]:
-        params, args, sizes = [], [], {}
-        for _ in range(self.c.integer(1, 4)):
+        def parameter() -> tuple:
             name, type_name = self.fresh("p"), self.entry_param_type()
-            params.append((name, type_name))
-            value, size = draw_argument(self.c, type_name, self.max_size)
-            args.append(value)
-            if size is not None:
-                sizes[name] = size
+            return name, type_name, *draw_argument(self.c, type_name, self.max_size)
+
+        drawn = self.repeat(1, 4, 50, parameter)
+        params = [(name, type_name) for name, type_name, _, _ in drawn]
+        args = [value for _, _, value, _ in drawn]
+        sizes = {name: size for name, _, _, size in drawn if size is not None}
         result = self.value_type()
         ctx = Context(tuple(self.param_var(n, t) for n, t in params), depth=0)
         self.work = 0
@@ -708,7 +758,7 @@ class ProgramGenerator:
 
     def body(self, ctx: Context, result: str) -> tuple[Block, bool]:
         """A function body, and whether it returns a non-empty array."""
-        return self.typed_block(ctx, result, statements=self.c.integer(0, self.max_statements))
+        return self.typed_block(ctx, result, statements=self.max_statements)
 
     # -- types -----------------------------------------------------------------------------------
     def scalar(self, numeric: bool = False) -> str:
@@ -766,10 +816,15 @@ class ProgramGenerator:
         return self.typed_block(ctx, result, statements)[0]
 
     def typed_block(self, ctx: Context, result: str, statements: int) -> tuple[Block, bool]:
-        """Statements, then an expression of type ``result``; and whether that is a non-empty array."""
+        """Up to ``statements`` statements, then an expression of type ``result``; and whether that is a
+        non-empty array."""
         out: list = []
-        for _ in range(statements):
-            ctx = self.statement(ctx, out)
+        scope = [ctx]
+
+        def one() -> None:
+            scope[0] = self.statement(scope[0], out)
+        self.repeat(0, statements, 75 if ctx.depth == 0 else 50, one)
+        ctx = scope[0]
         if self.kind(result) == "array":
             array = self.array(_element(result), ctx)
             return Block(tuple(out), array.expr), array.nonempty
@@ -792,7 +847,7 @@ class ProgramGenerator:
                 forms.append(self.let_tuple)
         if self.has("for") and ctx.depth < self.max_depth:
             forms.append(self.for_group)
-            if self.has("arrays"):
+            if self.has("arrays") and self.has("let"):
                 forms.append(self.store_group)
         if self.has("while") and ctx.depth < self.max_depth:
             forms.append(self.while_group)
@@ -810,7 +865,9 @@ class ProgramGenerator:
     def let_statement(self, ctx: Context, out: list) -> Context:
         name = self.fresh("v")
         callees = self.callees(None, ctx)
-        if callees and self.c.flip(30):  # a call whatever its type: results rarely match a type drawn at random
+        # A call whatever its type (results rarely match a type drawn at random).  The flip comes first,
+        # drawn whether or not there are callees, so that deleting a function leaves later draws in step.
+        if self.c.flip(30) and callees:
             callee = _pick(self.c, callees)
             type_name, value = callee.result, self.call(callee, ctx)
             length = self.symbol() if self.kind(type_name) == "array" else None
@@ -827,13 +884,12 @@ class ProgramGenerator:
         type_name, name = self.value_type(arrays=False), self.fresh("v")
         inner = ctx.deeper()
         if self.has("if") and (not self.has("match") or self.c.flip(50)):
-            branches = tuple((self.condition(inner), self.block(inner, type_name, self.c.integer(0, 2)))
-                             for _ in range(self.c.integer(1, 2)))
-            value = BlockIf(branches, self.block(inner, type_name, self.c.integer(0, 2)))
+            branches = tuple(self.repeat(1, 2, 40, lambda: (self.condition(inner), self.block(inner, type_name, 2))))
+            value = BlockIf(branches, self.block(inner, type_name, 2))
         else:
             scrutinee, arms = self.match_arms(inner)
             value = BlockMatch(scrutinee, tuple(
-                (pattern, guard, self.block(inner.with_vars(*bound), type_name, self.c.integer(0, 2)))
+                (pattern, guard, self.block(inner.with_vars(*bound), type_name, 2))
                 for pattern, guard, bound in arms))
         out.append(Let(name, type_name if self.kind(type_name) == "option" else None, value))
         return ctx.with_vars(Var(name, type_name))
@@ -860,10 +916,12 @@ class ProgramGenerator:
     def loop_body(self, ctx: Context, assignable: list[Var], first: tuple = ()) -> tuple:
         """Local lets, then at least one unit statement: an assignment, a conditional one, a nested loop."""
         out: list = list(first)
-        for _ in range(self.c.integer(0, 1) if self.has("let") else 0):
-            ctx = self.let_statement(ctx, out)
-        for _ in range(self.c.integer(1, 2)):
-            self.unit_statement(ctx, assignable, out)
+        scope = [ctx]
+
+        def let() -> None:
+            scope[0] = self.let_statement(scope[0], out)
+        self.repeat(0, 1 if self.has("let") else 0, 40, let)
+        self.repeat(1, 2, 40, lambda: self.unit_statement(scope[0], assignable, out))
         return tuple(out)
 
     def unit_statement(self, ctx: Context, assignable: list[Var], out: list) -> None:
@@ -973,7 +1031,10 @@ class ProgramGenerator:
         return ctx.depth >= self.max_depth or not self.c.flip(max(70 - 25 * ctx.depth, 10))
 
     def expr(self, type_name: str, ctx: Context):
-        """An expression of type ``type_name`` (not a 1-D array: see `array`)."""
+        """An expression of type ``type_name``, its draws one span (so a shrink can simplify it whole)."""
+        return self.c.group(lambda: self.expression(type_name, ctx))
+
+    def expression(self, type_name: str, ctx: Context):
         self.work += ctx.work
         kind = self.kind(type_name)
         if kind == "array":
@@ -1005,9 +1066,10 @@ class ProgramGenerator:
             if self.has("match"):
                 forms.append(lambda: self.match_expr(type_name, inner))
         callees = self.callees(type_name, ctx)
+        call_now = self.c.flip(20)  # drawn whether or not there are callees (see `let_statement`)
         if callees:
             forms.append(lambda: self.call(_pick(self.c, callees), ctx))
-            if self.c.flip(20):
+            if call_now:
                 return forms[-1]()
         if not forms:
             return self.constant(type_name, ctx)
@@ -1160,7 +1222,7 @@ class ProgramGenerator:
         return found
 
     def if_expr(self, type_name: str, ctx: Context) -> IfExpr:
-        branches = tuple((self.condition(ctx), self.expr(type_name, ctx)) for _ in range(self.c.integer(1, 2)))
+        branches = tuple(self.repeat(1, 2, 40, lambda: (self.condition(ctx), self.expr(type_name, ctx))))
         return IfExpr(branches, self.expr(type_name, ctx))
 
     def match_expr(self, type_name: str, ctx: Context):
@@ -1192,7 +1254,7 @@ class ProgramGenerator:
     def match_int(self, ctx: Context):
         scrutinee = self.expr("int", ctx) if self.has("int") else self.index_source(ctx)
         arms = []
-        for value in sorted({self.c.integer(0, 5) for _ in range(self.c.integer(1, 3))}):
+        for value in sorted(set(self.repeat(1, 3, 50, lambda: self.c.integer(0, 5)))):
             arms.append((str(value), None, ()))
         if self.c.flip(40):
             name = self.fresh("k")
@@ -1245,10 +1307,11 @@ class ProgramGenerator:
         items = type_name.split(" * ")
         scrutinee = self.expr(type_name, ctx)
         arms = []
-        for _ in range(self.c.integer(1, 2)):
+        def arm() -> None:
             parts = [self.sub_pattern(t, allow_literal=True) for t in items]
             bound = tuple(v for _, vs, _ in parts for v in vs)
             arms.append(("(" + ", ".join(p for p, _, _ in parts) + ")", self.guard(ctx.with_vars(*bound)), bound))
+        self.repeat(1, 2, 40, arm)
         arms.append(("_", None, ()))
         return scrutinee, arms
 
@@ -1479,7 +1542,7 @@ def programs(draw, features: frozenset[str] = DEFAULT_FEATURES, max_depth: int =
     functions (the entry included), ``max_size`` the arrays' lengths and literal trip counts, and
     ``max_statements`` the statements of a function body before its result.
     """
-    generator = ProgramGenerator(DrawChoices(draw), frozenset(features), max_depth, max_functions, max_size,
+    generator = ProgramGenerator(DrawnChoices(draw), frozenset(features), max_depth, max_functions, max_size,
                                  max_statements)
     return generator.program()
 
@@ -1487,7 +1550,7 @@ def programs(draw, features: frozenset[str] = DEFAULT_FEATURES, max_depth: int =
 def generated_program(seed: int, features: frozenset[str] = DEFAULT_FEATURES, max_depth: int = 3,
                       max_functions: int = 3, max_size: int = 16, max_statements: int = 6) -> GeneratedProgram:
     """The program of ``seed`` (the same for the same seed and options), without hypothesis."""
-    generator = ProgramGenerator(RandomChoices(seed), frozenset(features), max_depth, max_functions, max_size,
+    generator = ProgramGenerator(SeededChoices(seed), frozenset(features), max_depth, max_functions, max_size,
                                  max_statements)
     return generator.program()
 
@@ -1497,7 +1560,7 @@ def arguments(program: GeneratedProgram, max_size: int = 16) -> st.SearchStrateg
 
     @st.composite
     def draw_arguments(draw) -> tuple:
-        choices = DrawChoices(draw)
+        choices = DrawnChoices(draw)
         return tuple(draw_argument(choices, t, max_size)[0] for t in program.param_types)
 
     return draw_arguments()
@@ -1505,7 +1568,7 @@ def arguments(program: GeneratedProgram, max_size: int = 16) -> st.SearchStrateg
 
 def random_arguments(program: GeneratedProgram, seed: int, max_size: int = 16) -> tuple:
     """`arguments` from a seed, without hypothesis."""
-    choices = RandomChoices(seed)
+    choices = SeededChoices(seed)
     return tuple(draw_argument(choices, t, max_size)[0] for t in program.param_types)
 
 
