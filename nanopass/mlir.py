@@ -249,7 +249,7 @@ class _Writer:
             raise self._fail(None, f"the root region #{root} has params, a token or results; "
                                    "a module body has no arguments and no terminator")
         self.home = home = [-1] * len(self.nodes)
-        self.owner = owner = [-1] * len(self.regions)
+        owner = [-1] * len(self.regions)
         self.enter = enter = [0] * len(self.regions)
         self.leave = leave = [0] * len(self.regions)
         clock = 0
