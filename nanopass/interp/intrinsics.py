@@ -167,6 +167,10 @@ def sum_of(xs: Any, result_type: Any) -> Any:
             return zero_of(DTYPE_NAME[xs.dtype])
         with np.errstate(over="ignore"):
             total = np.add.accumulate(xs.ravel(), dtype=xs.dtype)[-1].item()
+        if total == 0 and xs.dtype.kind == "f":
+            # From zero, +0.0 + -0.0 is +0.0: a float sum is never -0.0 (from the first element it
+            # would be, when every element is -0.0).
+            total = 0.0
         reader = READ_ELEMENT[xs.dtype]
         return total if reader is None else reader(total)
     items = list(xs.ravel())
