@@ -17,7 +17,7 @@ is not timed.  A time is the best of ``--repeat`` runs (an xDSL input is rebuilt
 for every run, so at 10^6 it runs once), measured as this process's CPU time
 (`time.process_time`) so that other load on the machine inflates it less.
 
-When `nanopass.mlir` is importable, the psg text round trip
+When `nanopass.dialects.psg_text` is importable, the psg text round trip
 (``from_mlir(to_mlir(g))``) is timed too, beside xDSL printing and parsing
 its own module of the same size.
 
@@ -160,7 +160,7 @@ XDSL = {"identity": lambda n, r: time_walker(NoOp(), n, r),
 
 def psg_text_round_trip() -> Callable[[Graph, int], tuple[float, int]] | None:
     try:
-        from nanopass.mlir import from_mlir, to_mlir
+        from nanopass.dialects.psg_text import from_mlir, to_mlir
     except ImportError:
         return None
 

@@ -31,7 +31,7 @@ import time
 from typing import Callable
 
 from nanopass.languages import Elaborated
-from nanopass.mlir import from_mlir, from_mlir_with_xdsl, to_mlir
+from nanopass.dialects.psg_text import from_mlir, from_mlir_with_xdsl, to_mlir
 from nanopass.testing.strategies import generated_graph
 
 SIZES = (10_000, 100_000, 1_000_000)

@@ -14,8 +14,8 @@ from nanopass.pass_ import PASSES, Analysis, Pass, PassContext, RewritePass, Rew
 from nanopass.pipeline import PassFailure, Pipeline, PipelineResult
 
 _LAZY = {
-    "to_mlir": "nanopass.mlir",
-    "from_mlir": "nanopass.mlir",
+    "to_mlir": "nanopass.dialects.psg_text",
+    "from_mlir": "nanopass.dialects.psg_text",
     "parse": "nanopass.frontend",
     "run": "nanopass.driver",
     "jit": "nanopass.driver",

@@ -44,7 +44,7 @@ def load_program(path: str):
     """A graph from a `.clef` source file or a `.mlir` psg file."""
     data = _read_text(path)
     if path.endswith(".mlir"):
-        from nanopass.mlir import from_mlir
+        from nanopass.dialects.psg_text import from_mlir
 
         text = _decode(data, path)
         return from_mlir(text, filename=path)
@@ -83,7 +83,7 @@ def cmd_passes(args: argparse.Namespace) -> int:
 
 def cmd_opt(args: argparse.Namespace) -> int:
     from nanopass.driver import default_pipeline
-    from nanopass.mlir import to_mlir
+    from nanopass.dialects.psg_text import to_mlir
     from nanopass.pipeline import Pipeline
 
     graph = load_program(args.file)

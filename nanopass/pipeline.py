@@ -214,7 +214,7 @@ class Pipeline:
             if validate:
                 verdicts.extend(pass_.validate(graph, after, ctx))
             if print_after_all or pass_.name in print_after:
-                from nanopass.mlir import to_mlir
+                from nanopass.dialects.psg_text import to_mlir
 
                 out.write(f"// -----// IR Dump After {pass_.spec()} //----- //\n{to_mlir(after)}\n")
             graph = after
@@ -229,7 +229,7 @@ class Pipeline:
     def _write_reproducer(self, graph: Graph, reproducer: str | None) -> str | None:
         if reproducer is None:
             return None
-        from nanopass.mlir import to_mlir
+        from nanopass.dialects.psg_text import to_mlir
 
         if reproducer == "auto":
             fd, reproducer = tempfile.mkstemp(prefix="nanopass-", suffix=".reproducer.mlir")

@@ -649,7 +649,7 @@ def test_an_injected_thread_pool_gives_the_same_graph(reference):
 
 
 def test_the_mlir_text_is_the_same_for_every_executor(reference):
-    from nanopass.mlir import to_mlir
+    from nanopass.dialects.psg_text import to_mlir
 
     with ProcessPoolExecutor(2) as pool:
         out = Baker(executor=pool).run(busy_program(), PassContext())
@@ -745,7 +745,7 @@ def test_every_example_saturates(path):
     expanded = {stat[len("expanded "):]: n for stat, n in ctx.statistics.items() if stat.startswith("expanded ")}
     assert expanded == EXAMPLE_SITES[path.stem]
     assert Baker(workers=2).run(elaborated, PassContext()) == out
-    from nanopass.mlir import from_mlir, to_mlir
+    from nanopass.dialects.psg_text import from_mlir, to_mlir
 
     assert from_mlir(to_mlir(out)) == out
 

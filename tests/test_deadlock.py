@@ -429,7 +429,7 @@ def test_a_cycle_in_source_through_a_helper_names_its_lines():
 
 def test_tables_print_parse_back_and_the_interpreter_runs_the_supervised_post():
     from nanopass.interpreter import run_graph
-    from nanopass.mlir import from_mlir, to_mlir
+    from nanopass.dialects.psg_text import from_mlir, to_mlir
 
     source = EXAMPLE.read_text() + ("\nlet doubler = Actor.start 0 (fun state (n: int) -> (state, n * 2))\n"
                                     "let run (batch: int) : int = dispatcher.PostAndReply((doubler, batch))\n")

@@ -155,7 +155,7 @@ def test_pass_context_collects_statistics():
 def test_print_after_names_only_chosen_passes(monkeypatch):
     printed = io.StringIO()
     fake_mlir = type("FakeMlir", (), {"to_mlir": staticmethod(lambda g: f"<{const_value(g)}>")})
-    monkeypatch.setitem(sys.modules, "nanopass.mlir", fake_mlir)
+    monkeypatch.setitem(sys.modules, "nanopass.dialects.psg_text", fake_mlir)
     Pipeline.parse("test-scale,test-scale{factor=3}").run(program(), print_after=["test-scale"], out=printed)
     assert printed.getvalue().count("IR Dump After") == 2
     assert "<6>" in printed.getvalue() and "<18>" in printed.getvalue()

@@ -17,7 +17,7 @@ from xdsl.utils.exceptions import VerifyException
 from nanopass import Builder, Graph
 from nanopass.dialects import psg
 from nanopass.languages import LANGUAGES
-from nanopass.mlir import from_mlir, to_mlir, to_module
+from nanopass.dialects.psg_text import from_mlir, to_mlir, to_module
 
 XDSL_OPT = os.path.join(os.path.dirname(sys.executable), "xdsl-opt")
 

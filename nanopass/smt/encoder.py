@@ -38,6 +38,7 @@ A machine may ``watch`` node ids: each value one of them takes is kept in
 from __future__ import annotations
 
 import itertools
+import math
 from typing import Any, Callable
 
 import attrs
@@ -363,7 +364,13 @@ class Machine:
         inner_faults, inner_exceeded = self.faults[faults:], self.exceeded[exceeded:]
         del self.faults[faults:], self.exceeded[exceeded:]
         if inner_faults or inner_exceeded:
-            points = list(itertools.product(range(self.options.array_bound), repeat=len(lengths)))
+            # Expanded over every index of a constant extent, else over the first array_bound ones (a bound).
+            extents = [z3.simplify(n) for n in lengths]
+            exact = all(z3.is_bv_value(n) for n in extents) and math.prod(
+                max(0, n.as_signed_long()) for n in extents) <= self.options.max_unroll
+            counts = [max(0, n.as_signed_long()) for n in extents] if exact else [self.options.array_bound] * len(
+                lengths)
+            points = list(itertools.product(*(range(c) for c in counts)))
 
             def expand(conds: list[z3.BoolRef]) -> z3.BoolRef:
                 return z3.Or([z3.substitute(c, *[(i, z3.BitVecVal(k, INDEX_BITS)) for i, k in zip(indices, point)])
@@ -373,7 +380,8 @@ class Machine:
                 self.faults.append(expand(inner_faults))
             if inner_exceeded:
                 self.exceeded.append(expand(inner_exceeded))
-            self.exceed(z3.Or([n > self.options.array_bound for n in lengths]), self.array_label)
+            if not exact:
+                self.exceed(z3.Or([n > self.options.array_bound for n in lengths]), self.array_label)
         return Arr(container, tuple(lengths), lift(element, indices))
 
     def _tabulate_in_order(self, container: str, lengths: list[z3.ExprRef],

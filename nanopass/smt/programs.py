@@ -28,6 +28,7 @@ RESULT_TYPES = (INT, INT, FLOAT, FLOAT, BOOL, INT64, UINT8, FLOAT32, FLOATS, INT
 PRELUDE = """type Shape =
     | Circle of float
     | Square of int
+    | Rect of int * float
     | Empty
 type Point = { X: int; Y: float }
 [<Pure>]
@@ -79,7 +80,7 @@ class _Writer:
         if t == UINT8:
             return f"{r.randint(0, 255)}uy"
         if t == FLOAT:
-            return self.pick(["0.0", "1.5", "-2.25", "0.1", "3.0", "1e10"])
+            return self.pick(["0.0", "1.5", "-2.25", "0.1", "3.0", "1e10", "-0.0"])
         if t == FLOAT32:
             return self.pick(["0.0f", "1.5f", "-2.5f", "0.25f"])
         if t == BOOL:
@@ -95,7 +96,8 @@ class _Writer:
         if t == PAIR:
             return f"({self.leaf(INT, env)}, {self.leaf(FLOAT, env)})"
         if t == SHAPE:
-            return self.pick(["Empty", f"(Circle {self.leaf(FLOAT, env)})", f"(Square {self.leaf(INT, env)})"])
+            return self.pick(["Empty", f"(Circle {self.leaf(FLOAT, env)})", f"(Square {self.leaf(INT, env)})",
+                              f"(Rect ({self.leaf(INT, env)}, {self.leaf(FLOAT, env)}))"])
         if t == POINT:
             return f"{{ X = {self.leaf(INT, env)}; Y = {self.leaf(FLOAT, env)} }}"
         raise ValueError(t)
@@ -112,7 +114,7 @@ class _Writer:
         return text if text.startswith(("(", "[")) or " " not in text else f"({text})"
 
     def _branch(self, t: str, env: list, depth: int) -> str:
-        kind = self.rng.randrange(5)
+        kind = self.rng.randrange(7)
         if kind == 0:
             return f"(if {self.expr(BOOL, env, depth)} then {self.expr(t, env, depth)} else {self.expr(t, env, depth)})"
         if kind == 1:
@@ -128,6 +130,15 @@ class _Writer:
             return (f"(match {self.expr(SHAPE, env, depth)} with | Circle {r} -> {self.expr(t, env + [(r, FLOAT)], depth)}"
                     f" | Square {n} when {n} > 0 -> {self.expr(t, env + [(n, INT)], depth)}"
                     f" | _ -> {self.expr(t, env, depth)})")
+        if kind == 4:
+            w, h = self.fresh("w"), self.fresh("h")
+            return (f"(match {self.expr(SHAPE, env, depth)} with | Rect ({w}, {h}) -> "
+                    f"{self.expr(t, env + [(w, INT), (h, FLOAT)], depth)} | Empty -> {self.expr(t, env, depth)}"
+                    f" | _ -> {self.expr(t, env, depth)})")
+        if kind == 5:
+            first, second = self.rng.randint(-1, 3), self.rng.randint(4, 6)
+            return (f"(match {self.expr(INT, env, depth)} with | {first} -> {self.expr(t, env, depth)} "
+                    f"| {second} -> {self.expr(t, env, depth)} | _ -> {self.expr(t, env, depth)})")
         a, b = self.fresh("a"), self.fresh("b")
         return (f"(match {self.expr(PAIR, env, depth)} with | ({a}, {b}) -> "
                 f"{self.expr(t, env + [(a, INT), (b, FLOAT)], depth)})")
@@ -229,7 +240,7 @@ class _Writer:
         return self._call(BOOL, env, d) or self._branch(BOOL, env, d)
 
     def _floats(self, env: list, d: int) -> str:
-        kind = self.rng.randrange(5)
+        kind = self.rng.randrange(6)
         x, i = self.fresh("x"), self.fresh("i")
         if kind == 0:
             return f"(Array.map (fun {x} -> {self.expr(FLOAT, self.closed(env) + [(x, FLOAT)], d)}) {self._arg(FLOATS, env, d)})"
@@ -240,6 +251,10 @@ class _Writer:
         if kind == 3:
             return (f"(Array.mapi (fun {i} {x} -> {self.expr(FLOAT, self.closed(env) + [(i, INT), (x, FLOAT)], d)}) "
                     f"{self._arg(FLOATS, env, d)})")
+        if kind == 4:
+            y = self.fresh("y")
+            return (f"(Array.map2 (fun {x} {y} -> {self.expr(FLOAT, self.closed(env) + [(x, FLOAT), (y, FLOAT)], d)}) "
+                    f"{self._arg(FLOATS, env, d)} {self._arg(FLOATS, env, d)})")
         return f"(Array.map (fun {x} -> float {x}) {self._arg(INTS, env, d)})"
 
     def _ints(self, env: list, d: int) -> str:
@@ -249,7 +264,7 @@ class _Writer:
         return f"(Array.init ({self.expr(INT, env, d)} &&& 7) (fun {i} -> {self.expr(INT, self.closed(env) + [(i, INT)], d)}))"
 
     def _int_list(self, env: list, d: int) -> str:
-        kind = self.rng.randrange(4)
+        kind = self.rng.randrange(5)
         x = self.fresh("x")
         if kind == 0:
             return f"(List.map (fun {x} -> {self.expr(INT, self.closed(env) + [(x, INT)], d)}) {self._arg(INT_LIST, env, d)})"
@@ -257,6 +272,8 @@ class _Writer:
             return f"(List.filter (fun {x} -> {self.expr(BOOL, self.closed(env) + [(x, INT)], d)}) {self._arg(INT_LIST, env, d)})"
         if kind == 2:
             return f"({self._arg(INT, env, d)} :: {self._arg(INT_LIST, env, d)})"
+        if kind == 3:
+            return f"(List.distinct {self._arg(INT_LIST, env, d)})"
         return f"(List.rev {self._arg(INT_LIST, env, d)})"
 
     def _int_option(self, env: list, d: int) -> str:
@@ -280,7 +297,7 @@ class _Writer:
     def statements(self, env: list, count: int, depth: int) -> list[str]:
         lines: list[str] = []
         for _ in range(count):
-            kind = self.rng.randrange(6)
+            kind = self.rng.randrange(9)
             if kind <= 2:
                 t = self.pick(PARAMETER_TYPES + (INT, FLOAT))
                 name = self.fresh()
@@ -304,6 +321,31 @@ class _Writer:
                           f"    {acc} <- {acc} ^^^ {self.expr(INT, env + [(k, INT), (acc, INT)], depth - 1)}",
                           f"    {k} <- {k} + 1"]
                 env.append((acc, INT))
+            elif kind == 6:
+                # The same expression twice, and a difference both ways round: what CSE merges, and must not.
+                ints = [n for n, t in env if t == INT and n not in self.mutable]
+                if len(ints) >= 2:
+                    a, b = self.rng.sample(ints, 2)
+                    op = self.pick(["-", "/", "<<<", "%"])
+                    names = [self.fresh() for _ in range(3)]
+                    lines += [f"let {names[0]} = {a} {op} {b}", f"let {names[1]} = {b} {op} {a}",
+                              f"let {names[2]} = {a} {op} {b}"]
+                    env += [(n, INT) for n in names]
+            elif kind == 7:
+                ints = [n for n, t in env if t == INT and n not in self.mutable]
+                if ints:
+                    a = self.pick(ints)
+                    first, second = self.fresh(), self.fresh()
+                    lines += [f"let {first} = emit {a}", f"let {second} = emit {a}"]
+                    env += [(first, INT), (second, INT)]
+            elif kind == 8:
+                m, i = self.fresh("m"), self.fresh("i")
+                self.mutable.add(m)
+                lines += [f"let mutable {m} = {self.expr(INT, env, depth - 1)}",
+                          f"for {i} in 0 .. ({self.expr(INT, env, depth - 1)} &&& 7) do",
+                          f"    if {self.expr(BOOL, env + [(i, INT), (m, INT)], depth - 1)} then",
+                          f"        {m} <- {m} + {self.expr(INT, env + [(i, INT), (m, INT)], depth - 1)}"]
+                env.append((m, INT))
             else:
                 x, acc = self.fresh("x"), self.fresh("acc")
                 self.mutable.add(acc)

@@ -600,7 +600,7 @@ class ProgramGenerator:
     """Builds one program; see the module docstring for what it guarantees."""
 
     def __init__(self, choices: SpanChoices, features: frozenset[str], max_depth: int, max_functions: int,
-                 max_size: int, max_statements: int):
+                 max_size: int, max_statements: int, suffix: str = ""):
         unknown = set(features) - FEATURES
         if unknown:
             raise ValueError(f"unknown features {sorted(unknown)}; expected some of {sorted(FEATURES)}")
@@ -615,6 +615,7 @@ class ProgramGenerator:
         self.max_functions = max_functions
         self.max_size = max_size
         self.max_statements = max_statements
+        self.suffix = suffix  # on every top-level name, so that programs can share a module
         self.numeric = tuple(t for t in self.scalars if t in NUMERIC)
         self.records: dict[str, tuple] = {}
         self.unions: dict[str, tuple] = {}
@@ -652,17 +653,17 @@ class ProgramGenerator:
     def program(self) -> GeneratedProgram:
         declarations: list = []
         if self.has("records"):
-            declarations += self.repeat(0, 2, 50, lambda: self.record_decl(f"R{len(self.records)}"))
+            declarations += self.repeat(0, 2, 50, lambda: self.record_decl(f"R{len(self.records)}{self.suffix}"))
         if self.has("unions"):
-            declarations += self.repeat(0, 2, 50, lambda: self.union_decl(f"U{len(self.unions)}"))
+            declarations += self.repeat(0, 2, 50, lambda: self.union_decl(f"U{len(self.unions)}{self.suffix}"))
         if self.has("externs"):
-            declarations += self.repeat(0, 2, 50, lambda: self.extern_decl(f"ext{len(self.externs)}"))
+            declarations += self.repeat(0, 2, 50, lambda: self.extern_decl(f"ext{len(self.externs)}{self.suffix}"))
         helpers = self.has("calls") or self.has("recursion")
         declarations += self.repeat(0, self.max_functions - 1 if helpers else 0, 60, self.function)
         entry, args, sizes = self.entry()
         declarations.append(entry)
         return GeneratedProgram(
-            source=render_program(declarations), entry=ENTRY, args=args,
+            source=render_program(declarations), entry=entry.name, args=args,
             param_types=tuple(t for _, t in entry.params), sizes=sizes, externs=dict(self.host),
             param_names=tuple(n for n, _ in entry.params), result_type=self.functions[-1].result)
 
@@ -688,7 +689,7 @@ class ProgramGenerator:
         return ExternDecl(name, params, result, self.c.integer(1, 50))
 
     def function(self) -> Function:
-        name = f"f{len(self.functions)}"
+        name = f"f{len(self.functions)}{self.suffix}"
         if self.has("recursion") and (self.c.flip(30) or not self.has("calls")):
             return self.recursive_function(name)
         return self.helper(name)
@@ -739,8 +740,9 @@ class ProgramGenerator:
         ctx = Context(tuple(self.param_var(n, t) for n, t in params), depth=0)
         self.work = 0
         body, _ = self.body(ctx, result)
-        self.functions.append(Signature(ENTRY, tuple(params), result, max(self.work, 1)))
-        return Function(ENTRY, tuple(params), result, body), tuple(args), sizes
+        name = ENTRY + self.suffix
+        self.functions.append(Signature(name, tuple(params), result, max(self.work, 1)))
+        return Function(name, tuple(params), result, body), tuple(args), sizes
 
     def param_var(self, name: str, type_name: str) -> Var:
         if type_name.endswith("]"):  # array parameters are non-empty, each of its own length
@@ -1553,6 +1555,17 @@ def generated_program(seed: int, features: frozenset[str] = DEFAULT_FEATURES, ma
     generator = ProgramGenerator(SeededChoices(seed), frozenset(features), max_depth, max_functions, max_size,
                                  max_statements)
     return generator.program()
+
+
+def generated_module(seed: int, count: int, features: frozenset[str] = DEFAULT_FEATURES, max_depth: int = 3,
+                     max_functions: int = 3, max_size: int = 16,
+                     max_statements: int = 6) -> tuple[str, list[GeneratedProgram]]:
+    """One module of ``count`` programs (seeds ``seed`` on), for sizes no single program reaches: the
+    top-level names of the k-th carry the suffix ``_k`` (its entry is ``main_k``).  The module's text, and
+    the programs (each runs on its own ``args`` in the module)."""
+    made = [ProgramGenerator(SeededChoices(seed + k), frozenset(features), max_depth, max_functions, max_size,
+                             max_statements, suffix=f"_{k}").program() for k in range(count)]
+    return "\n".join(p.source for p in made), made
 
 
 def arguments(program: GeneratedProgram, max_size: int = 16) -> st.SearchStrategy[tuple]:

@@ -16,12 +16,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pyrsistent import pmap, pvector
 
-import nanopass.mlir as mlir
+import nanopass.dialects.psg_text as mlir
 from nanopass import Builder, DiagnosticError, Graph, Node, Pipeline, Region, Span
 from nanopass.diagnostics import UNKNOWN_SPAN
 from nanopass.language import VARIADIC
 from nanopass.languages import LANGUAGES, Clef, Elaborated
-from nanopass.mlir import from_mlir, from_mlir_with_xdsl, from_module, to_mlir, to_module
+from nanopass.dialects.psg_text import from_mlir, from_mlir_with_xdsl, from_module, to_mlir, to_module
 from nanopass.testing.strategies import generated_graph, graphs
 
 
