@@ -20,7 +20,7 @@ from nanopass.frontend import types as T
 from nanopass.interpreter import run_graph
 from nanopass.testing.programs import (
     DEFAULT_FEATURES, FEATURES, INT64_MAX, INT64_MIN, INT_MAX, INT_MIN, ExternFunction, GeneratedProgram,
-    arguments, generated_program, programs, random_arguments, same_value)
+    arguments, generated_module, generated_program, programs, random_arguments, same_value)
 
 SMALL = {"max_depth": 2, "max_functions": 2, "max_statements": 2}
 BULK_CHUNKS, BULK_CHUNK = 20, 500
@@ -271,3 +271,14 @@ def test_failures_shrink_to_small_programs(construct):
     found = smallest(construct)
     lines = [line for line in found.source.splitlines() if line.strip()]
     assert len(lines) <= 6, found.source
+
+
+def test_a_module_of_programs_runs_each_as_it_runs_alone():
+    source, parts = generated_module(500, 12, features=FEATURES)
+    graph = parse(source, "module.clef")
+    assert [p.entry for p in parts] == [f"main_{k}" for k in range(12)]
+    for k, part in enumerate(parts):
+        alone = generated_program(500 + k, features=FEATURES)
+        assert part.args == alone.args
+        # The same value, up to the suffix on the names of cases and fields.
+        assert repr(run(part, graph)).replace(f"_{k}", "") == repr(run(alone))
