@@ -2,16 +2,19 @@
 
 `programs(...)` is a hypothesis strategy of `GeneratedProgram`s;
 `generated_program(seed, ...)` makes the same kind of program from a seed
-without hypothesis (corpus runs of 10^3..10^5 programs); `arguments(program)`
-draws further inputs for one program.  It is the source-level complement of
-`nanopass.testing.strategies` (graphs that conform to a language but need not
-be well typed).
+without hypothesis (corpus runs of 10^3..10^5 programs), and
+`generated_module(seed, count, ...)` many of them in one module (for sizes
+no single program reaches).  `arguments(program)` / `random_arguments`
+draw further inputs for a program, and `same_value` compares results.  It
+is the source-level complement of `nanopass.testing.strategies` (graphs
+that conform to a language but need not be well typed).
 
-One generator serves all of them.  It draws its choices from a `Choices`
-source (the test's data stream under hypothesis, so that a failure shrinks
-toward fewer functions, fewer statements, literals and shallow nesting; a
-seeded `random.Random` otherwise), builds a small syntax tree, and renders it
-to text at the end.
+One generator serves all of them.  It draws its choices from a source
+(`SpanChoices`): the test's data stream under hypothesis, where each
+statement, declaration and expression is one nested draw, so that a failure
+shrinks by deleting or simplifying whole ones (toward fewer functions and
+statements, literals and shallow nesting); a seeded `random.Random`
+otherwise.  It builds a small syntax tree and renders it to text at the end.
 
 What a generated program guarantees, on its ``args`` and on any other
 arguments of its parameter types whose arrays are not empty:
@@ -45,7 +48,8 @@ arguments of its parameter types whose arrays are not empty:
 * ``if`` (``if/elif/else``), ``match`` (on ints, bools, options, tuples and
   unions, with ``when`` guards), ``let`` (local bindings),
   ``for`` (``let mutable`` with ``for`` loops, with and without carried
-  dependences, and stores into fresh arrays), ``while`` (counted loops),
+  dependences, and, with ``let`` and ``arrays``, stores into fresh arrays),
+  ``while`` (counted loops),
   ``calls`` (between top-level functions), ``recursion`` (``let rec`` on a
   bounded int; off by default);
 * ``arrays`` (literals, ``Array.map mapi init sum reduce fold filter map2``,
@@ -56,8 +60,8 @@ arguments of its parameter types whose arrays are not empty:
 
 The entry point is ``main``.  Its parameters are scalars, ``float[]`` /
 ``int[]`` (1..``max_size`` elements) and square ``float[,]`` / ``int[,]``
-(side 1..``max_size // 4``); ``sizes`` gives each array parameter's length
-(a 2-D array's side).
+(side 1..``max(max_size // 4, 1)``); ``sizes`` gives each array
+parameter's length (a 2-D array's side).
 """
 
 from __future__ import annotations
@@ -1089,9 +1093,7 @@ class ProgramGenerator:
             return self.union_value(type_name, ctx, leaf=True)
         if kind == "option":
             return Atom("None") if self.c.flip(50) else Apply("Some", (self.constant(type_name[:-7], ctx),))
-        if kind == "array2d":
-            return self.array2d_init(_element(type_name), ctx.deeper())
-        return self.array(_element(type_name), ctx).expr
+        return self.array2d_init(_element(type_name), ctx.deeper())  # 1-D arrays are made by `array`
 
     def record_value(self, type_name: str, ctx: Context, leaf: bool) -> RecordExpr:
         make = self.constant if leaf else self.expr
