@@ -95,6 +95,7 @@ class Interpreter(LoopRules):
     """Abstract runs of a graph's functions (see the module docstring); `run_function` is the entry."""
 
     MAX_SUBSET_OUTCOMES = MAX_SUBSET_OUTCOMES
+    MAX_STATES_KEPT = MAX_STATES
     SUMS = SUMS
 
     def __init__(self, graph: Graph, reassociate: bool = False, sites: dict | None = None):
@@ -181,9 +182,10 @@ class Interpreter(LoopRules):
                 return tuple(r_hull(*ds) for ds in zip(*(e.dims for e in found)))
         return ()
 
-    def record(self, site: Any, write: bool, indices: tuple) -> None:
+    def record(self, site: Any, write: bool, indices: tuple, node: int | None = None,
+               when: Range | None = None) -> None:
         if self.recording:
-            access = Access(site, write, indices, tuple(self.loops))
+            access = Access(site, write, indices, tuple(self.loops), node, when)
             for accesses in self.recording:
                 accesses.append(access)
 
@@ -409,7 +411,7 @@ class Interpreter(LoopRules):
                 entry = st.heap.get(site)
                 if entry is not None:
                     st.heap[site] = Entry(r_hull(entry.elem, when), entry.dims, join(entry.content, structure, st.heap))
-                self.record(site, True, tuple(int_value(i) for i in indices))
+                self.record(site, True, tuple(int_value(i) for i in indices), nid, when)
         else:  # an array the analysis lost track of may be any of them
             for site, entry in list(st.heap.items()):
                 st.heap[site] = attrs.evolve(entry, elem=r_hull(entry.elem, when))

@@ -38,6 +38,8 @@ from nanopass.passes.flowloss_domain import (
     int_value, retime, to_unknown, truth)
 
 Z3_TIMEOUT_MS = 2000
+UNROLLED_ITERATIONS = 256  # a known trip count up to this is iterated number by number (exact)
+UNROLLED_WHILE = 1024  # a while loop whose conditions the values decide is run up to this many iterations
 
 
 @attrs.frozen(slots=True)
@@ -62,6 +64,8 @@ class Access:
     write: bool
     indices: tuple  # one figure per dimension, None where not known
     frames: tuple  # the LoopFrames around it, outermost first
+    node: int | None = None  # the store
+    when: Range | None = None  # when a store's element is ready
 
 
 @attrs.frozen(slots=True)
@@ -193,7 +197,8 @@ class ClosedForm:
     every leaf is bounded by the largest start, constant and step together.
     Lower ends keep each leaf's own term only (dropping terms of a max lowers
     it, so the bound stays below): ``max(x0 + S, b + S - c)`` again, with the
-    smallest constant and the largest step.
+    smallest constant and the largest step.  A trip count that is a small
+    number is iterated instead, number by number, which is exact.
     """
 
     def __init__(self, leaf_list: list[Leaf], interp: Any, frame: LoopFrame):
@@ -244,12 +249,43 @@ class ClosedForm:
         last = add(self.eliminate(constant, upper), sub(total, self.eliminate(step, not upper)))
         return smax(chained, last) if upper else smax(chained, last, self.eliminate(constant, False))
 
+    def iterated(self, k: int, upper: bool) -> list[Figure] | None:
+        """The leaves after ``k`` iterations of the max-plus map itself, index by index (exact), when ``k``
+        is a small number and every figure is one."""
+        terms = self.upper if upper else self.lower
+        if k > UNROLLED_ITERATIONS or any(t is None for t in terms) or len(self.frame.symbols) != 1:
+            return None
+        symbols = self.his if upper else self.los
+        values = [leaf.init.hi if upper else leaf.init.lo for leaf in self.leaves]
+        if any(type(v) is not int for v in values):
+            return None
+        symbol, low = self.frame.symbols[0], self.frame.lows[0]
+        if type(low) is not int:
+            return None
+        for step in range(k):
+            at = {symbol: low + step}
+            nxt = []
+            for constant, offsets in terms:
+                candidates = [] if constant is None else [substitute(constant, at)]
+                for carried, offset in offsets.items():
+                    candidates.append(add(values[symbols.index(carried)], substitute(offset, at)))
+                best = smax(*candidates) if candidates else 0
+                if type(best) is not int:
+                    return None
+                nxt.append(best)
+            values = nxt
+        return values
+
     def hi_at(self, k: Figure) -> list[Figure]:
         """Upper ends after ``k`` iterations."""
         if is_zero(k):
             return [leaf.init.hi for leaf in self.leaves]
         if not self.bounded:
             return [INF for _ in self.leaves]
+        if type(k) is int and k > 0:
+            found = self.iterated(k, True)
+            if found is not None:
+                return found
         if k is INF:
             if self.climbs:
                 return [INF for _ in self.leaves]
@@ -268,15 +304,25 @@ class ClosedForm:
         """Lower ends after ``k`` iterations (``k`` the fewest the loop may run)."""
         if is_zero(k):
             return [leaf.init.lo for leaf in self.leaves]
+        if type(k) is int and k > 0:
+            found = self.iterated(k, False)
+            if found is not None:
+                return found
         out = []
         for leaf, terms in zip(self.leaves, self.lower):
             if terms is None:
                 bound = self.eliminate(substitute(leaf.next.lo, {s: 0 for s in self.los}), False)
                 bound = bound if not depends(bound, self.los) else 0
+                holds_at_zero = False
             else:
                 constant, offsets = terms
-                bound = self.chain(leaf.init.lo, constant, offsets.get(leaf.lo_symbol), k, False)
-            out.append(bound if ge(k, 1) else smin(leaf.init.lo, bound))
+                step = offsets.get(leaf.lo_symbol)
+                bound = self.chain(leaf.init.lo, constant, step, k, False)
+                # max(x0 + k*c, b + (k-1)*c) is x0 at k = 0 too when b - c <= x0
+                holds_at_zero = constant is None or (
+                    step is not None and not depends(constant, self.frame.symbols)
+                    and not depends(step, self.frame.symbols) and ge(leaf.init.lo, sub(constant, step)))
+            out.append(bound if ge(k, 1) or holds_at_zero else smin(leaf.init.lo, bound))
         return out
 
     def upper_subs(self, k: Figure) -> dict:
@@ -411,7 +457,28 @@ class LoopRules:
             return [(st, Range(0, INF), None, [to_unknown(v, st.heap) for v in carried], False)]
         if parallel and not flow:
             return self.combine_outcomes(st, node, outcomes, frame, trips, results)
-        return [self.sequential(st, node, outcomes, frame, trips, state, flow, results)]
+        covered = self.covered_sites(st, node, region_id, frame, trips, accesses, flow)
+        return [self.sequential(st, node, outcomes, frame, trips, state, flow, results, covered)]
+
+    def covered_sites(self, st: State, node: Node, region_id: int, frame: LoopFrame, trips: Range,
+                      accesses: list[Access], flow: dict) -> dict:
+        """Arrays the loop writes whole: each iteration stores, unconditionally, at its own index, and the
+        indices run from 0 over exactly the array's length.  After the loop no element keeps its old time:
+        site -> the writes' times."""
+        body = set(self.graph.region(region_id).body)
+        found: dict = {}
+        if len(frame.symbols) != 1 or not trips.exact or frame.lows[0] != 0:
+            return found
+        for site in {a.site for a in accesses if a.write and a.site is not None and a.site not in flow}:
+            entry = st.heap.get(site)
+            writes = [a for a in accesses if a.site == site and a.write]
+            if entry is None or len(entry.dims) != 1 or not entry.dims[0].exact or any(
+                    a.frames[-1] != frame or a.when is None for a in writes):
+                continue
+            covering = any(a.node in body and a.indices == (frame.symbols[0],) for a in writes)
+            if covering and sub(entry.dims[0].lo, trips.lo) == 0:
+                found[site] = [a.when for a in writes]
+        return found
 
     def modified_sites(self, st: State, outcomes: list[State]) -> set:
         found = set()
@@ -472,14 +539,21 @@ class LoopRules:
         return st, times, element, [], True
 
     def settle_heap(self, before: dict, after: dict, frame: LoopFrame, upper: dict, lower: dict,
-                    flow: dict | None = None, finals: dict | None = None) -> dict:
-        """The heap after every iteration: entries the region changed hold what any iteration wrote."""
+                    flow: dict | None = None, finals: dict | None = None, covered: dict | None = None) -> dict:
+        """The heap after every iteration: entries the region changed hold what any iteration wrote (and
+        what they held before, unless the loop wrote them whole)."""
         out = dict(before)
         for site, entry in after.items():
             if before.get(site) is entry:
                 continue
             if flow and site in flow:
                 out[site] = Entry(finals[site], self._dims(entry.dims, frame), entry.content)
+                continue
+            if covered and site in covered:
+                written = r_hull(*covered[site])
+                lo = self.over_index(_safe_subs(written.lo, lower), frame, False)
+                hi = self.over_index(_safe_subs(written.hi, upper), frame, True)
+                out[site] = Entry(Range(lo, hi), self._dims(entry.dims, frame), entry.content)
                 continue
             lo = self.over_index(_safe_subs(entry.elem.lo, lower), frame, False)
             hi = self.over_index(_safe_subs(entry.elem.hi, upper), frame, True)
@@ -493,7 +567,8 @@ class LoopRules:
 
     # -- carried iterations ---------------------------------------------------------------------------------
     def sequential(self, st: State, node: Node, outcomes: list[State], frame: LoopFrame, trips: Range,
-                   state: Carried, flow: dict, results: Any) -> tuple[State, Range, Any, list, bool]:
+                   state: Carried, flow: dict, results: Any,
+                   covered: dict | None = None) -> tuple[State, Range, Any, list, bool]:
         body = join_states(outcomes)
         element, yielded = results(body)
         leaf_list: list[Leaf] = []
@@ -515,7 +590,9 @@ class LoopRules:
         if not form.bounded:
             self.note(node, "a time carried by this loop is not a max-plus function of the one before")
         k_hi, k_lo = trips.hi, trips.lo
-        last_hi = form.upper_subs(INF if k_hi is INF else smax(sub(k_hi, 1), 0))
+        # the state before the last iteration; with no iteration at all the loop adds nothing to the span,
+        # so k_hi - 1 need not be clamped at 0 (an upper bound for a loop that did not run is harmless)
+        last_hi = form.upper_subs(INF if k_hi is INF else sub(k_hi, 1))
         first_lo = form.first_subs()
         finals_hi, finals_lo = form.hi_at(k_hi), form.lo_at(k_lo)
         # work and span of every iteration together
@@ -523,21 +600,19 @@ class LoopRules:
         top_hi = self.over_index(_safe_subs(body.top.hi, last_hi), frame, True)
         if k_hi is INF and depends(body.top.hi, form.his) and form.grows:
             top_hi = INF
-        if ge(k_lo, 1):
-            # the first iteration runs, and every time the loop leaves is a finish or earlier
-            candidates = [_safe_subs(body.top.lo, {**first_lo, **c}) for c in self.corners(frame, "lo")[:1]]
-            if ge(k_lo, 2):
-                last_lo = form.lower_subs(sub(k_lo, 1))
-                candidates += [_safe_subs(body.top.lo, {**last_lo, **c}) for c in self.corners(frame, "lo")[-1:]]
-            candidates += [x for x in finals_lo if not depends(x, form.los)]
-            top_lo = self.over_index(smax(*candidates), frame, False)
-        else:
-            top_lo = 0
+        # every time a loop leaves is a finish or earlier, so its carried values' times are below the span
+        candidates = [x for x in finals_lo if not depends(x, form.los)]
+        if ge(k_lo, 1):  # the first iteration runs
+            candidates += [_safe_subs(body.top.lo, {**first_lo, **c}) for c in self.corners(frame, "lo")[:1]]
+        if ge(k_lo, 2):
+            last_lo = form.lower_subs(sub(k_lo, 1))
+            candidates += [_safe_subs(body.top.lo, {**last_lo, **c}) for c in self.corners(frame, "lo")[-1:]]
+        top_lo = self.over_index(smax(*candidates), frame, False) if candidates else 0
         st.top = r_max(st.top, Range(top_lo, top_hi))
         finals = {}
         for k, site in enumerate(flow_leaves, start=len(leaf_list)):
             finals[site] = Range(finals_lo[k], finals_hi[k])
-        st.heap = self.settle_heap(st.heap, body.heap, frame, last_hi, first_lo, flow_leaves, finals)
+        st.heap = self.settle_heap(st.heap, body.heap, frame, last_hi, first_lo, flow_leaves, finals, covered)
         # what the iterations yield
         element_times = Range(self.over_index(_safe_subs(ready(element).lo, first_lo), frame, False),
                               self.over_index(_safe_subs(ready(element).hi, last_hi), frame, True)) \
@@ -761,7 +836,9 @@ class LoopRules:
     def tree(self, first: Range, others: Range, leaves_count: Range, ctl: Range) -> Range:
         """`profiling.tree_ready`: ceil(log2 k) levels of one operation over k leaves."""
         levels_lo, levels_hi = ceil_log2(leaves_count.lo), ceil_log2(leaves_count.hi)
-        lo = add(smax(first.lo, ctl.lo), levels_lo)
+        # leaves 0 and 1 meet at the first level and their node stays first: both climb every level
+        second = others.lo if ge(leaves_count.lo, 2) else 0
+        lo = add(smax(first.lo, second, ctl.lo), levels_lo)
         hi = add(smax(first.hi, others.hi, ctl.hi), levels_hi)
         return Range(lo, hi)
 
@@ -784,8 +861,12 @@ class LoopRules:
         return st
 
     def k_loop(self, nid, node, st):
-        """A ``while``: its trip count depends on the data, so its high ends are unbounded."""
+        """A ``while``: unrolled when the values given decide its condition at every iteration (exact);
+        otherwise its trip count depends on the data, and its high ends are unbounded."""
         inits = [self.val(st, o) for o in node.operands]
+        unrolled = self.unroll_while(nid, node, st, inits)
+        if unrolled is not None:
+            return unrolled
         cond_region, body_region = node.regions
         probe = st.fork()
         outcomes = self.region(cond_region, probe, inits)
@@ -812,6 +893,45 @@ class LoopRules:
         finals = tuple(Unknown(Range(v.time.lo, INF), Range(v.inner.lo, INF)) for v in loose)
         st.env[nid] = Parts(finals) if inits else Scalar(Range(st.ctl.lo, INF))
         return [st]
+
+    def unroll_while(self, nid: int, node: Node, st: State, inits: list) -> list[State] | None:
+        """Run a ``while`` iteration by iteration, as the profiler does: each condition raises the control
+        time for the rest of the loop.  None when a condition is not decided or the loop runs too long."""
+        cond_region, body_region = node.regions
+        saved = list(self.reasons), dict(self.points), self.reductions
+        running = [(st.fork(), list(inits))]
+        finished: list[tuple[State, list]] = []
+        for _ in range(UNROLLED_WHILE + 1):
+            following = []
+            for s, carried in running:
+                for o in self.region(cond_region, s, carried):
+                    flag = self.results(cond_region, o)
+                    o.ctl = r_max(o.ctl, ready(flag))
+                    decided = truth(flag)
+                    if decided is None:
+                        self.reasons, self.points, self.reductions = saved
+                        return None
+                    if not decided:
+                        finished.append((o, carried))
+                        continue
+                    region = self.graph.region(body_region)
+                    for b in self.region(body_region, o, carried):
+                        following.append((b, [self.val(b, r) for r in region.results]))
+            if len(following) > self.MAX_STATES_KEPT:
+                self.reasons, self.points, self.reductions = saved
+                return None
+            running = following
+            if not running:
+                break
+        else:
+            self.reasons, self.points, self.reductions = saved
+            return None
+        out = []
+        for o, carried in finished:
+            o.env[nid] = Parts(tuple(after_branch(v, o.ctl) for v in carried)) if inits else Scalar(o.ctl)
+            o.ctl = st.ctl
+            out.append(o)
+        return out
 
     # -- recursion ---------------------------------------------------------------------------------------------
     def is_recursive(self, name: str) -> bool:
