@@ -9,7 +9,6 @@ under hypothesis and on a seeded corpus whose exactness is asserted too.
 
 from __future__ import annotations
 
-import random
 from pathlib import Path
 
 import numpy as np
