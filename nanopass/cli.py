@@ -216,7 +216,7 @@ def _check_names(graph, sizes: dict, values: dict, size_items: Sequence[str], va
             if name not in params:
                 raise _assignment_error(flag, item, 1, len(name), f"no function has a parameter '{name}'; "
                                                                   f"expected one of: {', '.join(params) or '(none)'}")
-    problems = check_sizes(graph, sizes, values)
+    problems = check_sizes(graph, sizes)
     if problems:
         item = next(i for i in size_items if problems[0].startswith(f"'{i.partition('=')[0]}'"))
         raise _assignment_error("--size", item, len(item.partition("=")[0]) + 2, len(item.partition("=")[2]),

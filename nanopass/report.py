@@ -17,9 +17,10 @@ FLOW_LOSS.md's block, `to_json` for programs, in the issue's contract:
 
 A figure is an int when every size is given, a formula string (``"3n"``)
 when it is symbolic, and ``null`` for an unbounded end; parallelism is a
-float.  ``flow_loss`` also holds ``reasons`` (why an end is unbounded or
-not exact) and ``brent`` (the bound on this machine's cores); an ``ops`` is
-a formula string when symbolic.  The program is analysed as written
+float.  ``flow_loss`` also holds ``regions`` (the work of each region of
+the function's own body), ``reasons`` (why an end is unbounded or not
+exact) and ``brent`` (the bound on this machine's cores); an ``ops`` is a
+formula string when symbolic.  The program is analysed as written
 (elaborate and baker only): the oracle runs the program as written, dead
 code included.
 """
@@ -234,6 +235,8 @@ def function_json(report: FunctionReport) -> dict[str, Any]:
                                       "line": p.line} for p in flow.serialization_points],
             "memory": memory_json(flow.memory),
             "substrates": {f.substrate: f.to_json() for f in report.substrates},
+            "regions": [{"site": r.site, "line": r.line, "kind": r.kind, "work": [plain(r.work_lo), plain(r.work_hi)]}
+                        for r in flow.regions],
             "brent": report.brent.to_json(),
             "reasons": [{"line": r.span.line, "col": r.span.col, "reason": r.message} for r in flow.reasons],
         },

@@ -67,6 +67,8 @@ Values = Mapping[str, int]
 # Bytes per element of each scalar type (the memory axis).
 ELEMENT_BYTES = {"float": 8, "float32": 4, "int": 4, "int64": 8, "uint8": 1, "bool": 1}
 DEFAULT_ELEMENT_BYTES = 8
+# What the arrays baker makes inside a compaction (filter, distinct) hold.
+ROLES = {"parallel_for": "flags", "scan": "positions"}
 
 
 @attrs.frozen
@@ -75,6 +77,17 @@ class SerializationPoint:
     ops: Figure | None  # independent operations sequenced per run; None when unbounded
     line: int
     node: int
+
+
+@attrs.frozen
+class RegionFlow:
+    """The work of one region of a function's own body (an index space, a loop, a reduction, a branch)."""
+
+    site: str
+    line: int
+    kind: str
+    work_lo: Figure
+    work_hi: Figure
 
 
 @attrs.frozen
@@ -139,6 +152,7 @@ class FunctionFlow:
     span_reassociated: Range
     parallelism: Range
     serialization_points: tuple[SerializationPoint, ...]
+    regions: tuple[RegionFlow, ...]
     memory: MemoryAxis
     reasons: tuple[Reason, ...]
     outcomes: tuple[tuple[Range, Range], ...]  # (work, span) of each set of paths kept apart
@@ -186,7 +200,7 @@ def size_symbols(names: list[str], types: list[Any], sizes: Sizes) -> dict[tuple
     return out
 
 
-def check_sizes(graph: Graph, sizes: Sizes, values: Values) -> list[str]:
+def check_sizes(graph: Graph, sizes: Sizes) -> list[str]:
     """Problems with the sizes and values given, for the caller to report (a size of the wrong rank)."""
     problems = []
     for decl_id, decl in graph.top_level():
@@ -235,16 +249,16 @@ class FunctionAnalysis:
         self.dims = size_symbols(self.names, self.types, sizes)
 
     def run(self) -> FunctionFlow:
-        written, outcomes, result = self._run(reassociate=False)
+        written, returned = self._run(reassociate=False)
+        outcomes = [s for s, _ in returned]
         if written.reductions:
-            tree, tree_outcomes, _ = self._run(reassociate=True)
-            span_tree = r_hull(*(o.top for o in tree_outcomes)) if tree_outcomes else ZERO
+            tree, tree_returned = self._run(reassociate=True)
+            span_tree = r_hull(*(s.top for s, _ in tree_returned)) if tree_returned else ZERO
             reasons = list(written.reasons) + [r for r in tree.reasons if r not in written.reasons]
         else:
             span_tree = r_hull(*(o.top for o in outcomes)) if outcomes else ZERO
             reasons = list(written.reasons)
         figures = tuple((_tidy(o.work), _tidy(o.top)) for o in outcomes) or ((ZERO, ZERO),)
-        span_tree = _tidy(span_tree)
         work = r_hull(*(w for w, _ in figures))
         span = r_hull(*(s for _, s in figures))
         params = tuple((n, _show_type(t, [self.dims[(n, d)] for d in range(_rank(t))]))
@@ -252,38 +266,34 @@ class FunctionAnalysis:
         symbols = sorted({str(s) for v in self.dims.values() if not isinstance(v, int) for s in v.free_symbols}
                          | {n for n, t in zip(self.names, self.types) if _is_int(t) and n not in self.values})
         return FunctionFlow(
-            name=self.name, params=params, work=work, span=span, span_reassociated=span_tree,
+            name=self.name, params=params, work=work, span=span, span_reassociated=_tidy(span_tree),
             parallelism=parallelism(figures), serialization_points=self._points(written),
-            memory=self._memory(outcomes, result), reasons=tuple(reasons), outcomes=figures,
-            symbols=tuple(symbols))
+            regions=self._regions(written), memory=self._memory(returned), reasons=tuple(reasons),
+            outcomes=figures, symbols=tuple(symbols))
 
-    def _run(self, reassociate: bool) -> tuple[Interpreter, list[State], Any]:
+    def _run(self, reassociate: bool) -> tuple[Interpreter, list[tuple[State, Any]]]:
         return run_with_big_stack(self._run_here, reassociate)
 
-    def _run_here(self, reassociate: bool) -> tuple[Interpreter, list[State], Any]:
+    def _run_here(self, reassociate: bool) -> tuple[Interpreter, list[tuple[State, Any]]]:
         interp = Interpreter(self.graph, reassociate=reassociate)
         heap: dict = {}
-        args = [self._parameter(interp, heap, n, t) for n, t in zip(self.names, self.types)]
+        args = [self._parameter(heap, n, t) for n, t in zip(self.names, self.types)]
         st = State({}, ZERO, ZERO, ZERO, heap)
         try:
             returned = interp.call_function(st, self.name, args, None, self.decl)
         except Unsupported as err:
             interp.note(self.decl, str(err))
-            return interp, [State({}, Range(0, INF), Range(0, INF), ZERO, {})], None
-        outcomes = [s for s, _ in returned]
+            return interp, [(State({}, Range(0, INF), Range(0, INF), ZERO, {}), None)]
+        # a global with work does it once, at its first use: at most once more, at most its span later
         extra_work = sum_figures(w for w, _ in interp.costly_globals.values())
         extra_span = sum_figures(s for _, s in interp.costly_globals.values())
         if not is_zero(extra_work):
-            for o in outcomes:
+            for o, _ in returned:
                 o.work = Range(o.work.lo, add(o.work.hi, extra_work))
                 o.top = Range(o.top.lo, add(o.top.hi, extra_span))
-        self.final_heap = r_heap(outcomes)
-        result = None
-        for _, value in returned:
-            result = value if result is None else result
-        return interp, outcomes, result
+        return interp, returned
 
-    def _parameter(self, interp: Interpreter, heap: dict, name: str, t: Any) -> Any:
+    def _parameter(self, heap: dict, name: str, t: Any) -> Any:
         """A parameter as the profiler sees an argument from the host: ready at 0, elements at 0."""
         if isinstance(t, T.TArray):
             dims = tuple(point(self.dims[(name, d)]) for d in range(t.rank))
@@ -315,8 +325,15 @@ class FunctionAnalysis:
             found.append(SerializationPoint(label, ops, line, node_id))
         return tuple(sorted(found, key=lambda p: (p.line, p.site)))
 
+    def _regions(self, interp: Interpreter) -> tuple[RegionFlow, ...]:
+        found = []
+        for node_id, work in interp.region_work.items():
+            label, line = site_label(self.graph, node_id, self.sites)
+            found.append(RegionFlow(label, line, self.graph.node(node_id).kind, tidy(work.lo), tidy(work.hi)))
+        return tuple(sorted(found, key=lambda r: r.line))
+
     # -- the memory axis -----------------------------------------------------------------------------
-    def _memory(self, outcomes: list[State], result: Any) -> MemoryAxis:
+    def _memory(self, returned: list[tuple[State, Any]]) -> MemoryAxis:
         types = self.graph.annotation("types")
         inputs, bytes_in = [], 0
         for name, t in zip(self.names, self.types):
@@ -327,8 +344,13 @@ class FunctionAnalysis:
                 bytes_in = add(bytes_in, mul(count, _element_bytes(t.elem if isinstance(t, T.TArray) else
                                                                    (t.args[0] if t.args else None))))
                 inputs.append(name)
-        heap = self.final_heap
-        result_sites = result.sites if isinstance(result, ArrayV) else frozenset()
+        heap: dict = {}
+        result_sites: set = set()
+        for state, value in returned:
+            for site, entry in state.heap.items():
+                heap.setdefault(site, entry)
+            if isinstance(value, ArrayV):
+                result_sites |= value.sites
         bytes_out = 0
         intermediates = []
         uses = _uses(self.graph)
@@ -346,6 +368,8 @@ class FunctionAnalysis:
                 continue
             fused = _fusable(self.graph, node_id, uses)
             label, _ = site_label(self.graph, node_id, self.sites)
+            if node_id not in self.sites and self.graph.node(node_id).kind in ROLES:
+                label += f" ({ROLES[self.graph.node(node_id).kind]})"  # a part of a filter or distinct
             intermediates.append(ArrayTraffic(label, size, fused, node_id))
         working = add(bytes_in, bytes_out, *(a.bytes for a in intermediates if not a.fused))
         return MemoryAxis(bytes_in, bytes_out, tuple(inputs), tuple(intermediates), working, self.cache_bytes)
@@ -353,14 +377,6 @@ class FunctionAnalysis:
 
 def _tidy(r: Range) -> Range:
     return Range(tidy(r.lo), tidy(r.hi))
-
-
-def r_heap(outcomes: list[State]) -> dict:
-    heap: dict = {}
-    for o in outcomes:
-        for site, entry in o.heap.items():
-            heap.setdefault(site, entry)
-    return heap
 
 
 def sum_figures(xs) -> Figure:
@@ -410,11 +426,15 @@ def _ratio(a: Figure, b: Figure) -> Figure:
 # -- reading the graph ----------------------------------------------------------------------------------
 
 def site_label(graph: Graph, node_id: int, sites: Mapping) -> tuple[str, int]:
-    """How the report names a site, and its line: from the source's own names when ``sites`` has them."""
+    """How the report names a site, and its line: from the source's own names when ``sites`` has them
+    (by id for the node a site became, by span and origin for the others baker made of it)."""
     if node_id in sites:
         return sites[node_id]
     node = graph.node(node_id)
     origin = node.attr("origin")
+    named = sites.get((node.span, origin)) or (sites.get(node.span) if origin is None else None)
+    if named is not None:
+        return named
     if node.kind == "for":
         index = graph.region(node.regions[0]).params
         name = graph.node(index[0]).attr("name") if index else "i"
@@ -435,7 +455,9 @@ def source_sites(clef: Graph) -> dict[int, tuple[str, int]]:
     """Site names and lines from the source graph: ``Array.map calibrate`` on the line ``Array.map`` is on.
 
     Elaboration and baker keep the id of an application of a higher-order
-    intrinsic for the index space it becomes, so the Clef graph names it.
+    intrinsic for the node it becomes, so the Clef graph names it; the other
+    nodes baker makes of it (a filter's flags) carry its span and its name as
+    their origin, and are named by those.
     """
     found = {}
     for node_id, node in clef.live_nodes():
@@ -445,15 +467,33 @@ def source_sites(clef: Graph) -> dict[int, tuple[str, int]]:
         if callee is None or callee.kind != "ref" or callee.attr("name") not in SITE_OPS:
             continue
         label = callee.attr("name")
-        if len(node.operands) > 1:
-            function = clef.nodes[node.operands[1]]
-            if function is not None and function.kind == "ref":
-                label += " " + function.attr("name")
-            elif function is not None and function.kind == "lambda":
-                params = [clef.node(p).attr("name") for p in clef.region(function.regions[0]).params]
-                label += f" (fun {' '.join(params)} -> ...)"
+        if len(node.operands) > 1 and clef.nodes[node.operands[1]] is not None:
+            label += " " + _function_label(clef, clef.node(node.operands[1]))
         found[node_id] = (label, callee.span.line)
+        found[(node.span, callee.attr("name"))] = (label, callee.span.line)
+        found[node.span] = (label, callee.span.line)
     return found
+
+
+def _function_label(clef: Graph, function: Any) -> str:
+    """``calibrate``; ``(+)`` for an operator section; the function a lambda only applies to its
+    parameters; ``(fun s -> ...)`` otherwise."""
+    if function.kind == "ref":
+        return function.attr("name")
+    if function.kind != "lambda":
+        return "(...)"
+    region = clef.region(function.regions[0])
+    params = list(region.params)
+    if len(region.body) >= 1 and region.results == (region.body[-1],):
+        last = clef.node(region.body[-1])
+        if last.kind == "prim" and list(last.operands) == params:
+            return f"({last.attr('op')})"
+        if last.kind == "apply" and list(last.operands[1:]) == params:
+            callee = clef.node(last.operands[0])
+            if callee.kind == "ref" and len(region.body) == 2:
+                return callee.attr("name")
+    names = " ".join(clef.node(p).attr("name") for p in params)
+    return f"(fun {names} -> ...)"
 
 
 def _uses(graph: Graph) -> dict[int, list[int]]:

@@ -75,6 +75,8 @@ HIGHER_ORDER = frozenset({"Array.map", "Array.mapi", "Array.map2", "Array.filter
                           "Seq.sum"})
 SUMS = frozenset({"Array.sum", "Seq.sum"})
 OUTSIDE_MODEL = frozenset({"await", "post", "tell", "async", "actor"})
+# Kinds whose regions run where they stand (a closure's run where it is called).
+RUN_HERE = frozenset({"parallel_for", "stencil", "reduce", "for", "foreach", "loop", "if"})
 
 
 @attrs.frozen(slots=True)
@@ -115,6 +117,7 @@ class Interpreter(LoopRules):
         self.multipliers: list[Figure] = [1]
         self.reasons: list[Reason] = []
         self.points: dict[tuple, Point] = {}
+        self.region_work: dict[int, Range] = {}  # node id -> the work of a region of the entry's own body
         self.reductions = 0
         self.globals: dict[str, tuple[Any, Range, Range]] = {}
         self.costly_globals: dict[str, tuple[Figure, Figure]] = {}
@@ -198,12 +201,20 @@ class Interpreter(LoopRules):
         for node_id in region.body:
             node = self.graph.node(node_id)
             handler = getattr(self, "k_" + node.kind, None)
+            tracked = node.kind in RUN_HERE and len(self.stack) == 1 and not self.loops  # a region of the entry
             out: list[State] = []
             for s in states:
+                before = s.work
                 if handler is None:
-                    out.extend(self.outside(node_id, node, s, f"'{node.kind}' is outside the static model"))
+                    found = self.outside(node_id, node, s, f"'{node.kind}' is outside the static model")
                 else:
-                    out.extend(handler(node_id, node, s))
+                    found = handler(node_id, node, s)
+                if tracked:
+                    for o in found:
+                        delta = Range(sub(o.work.lo, before.lo), sub(o.work.hi, before.hi))
+                        known = self.region_work.get(node_id)
+                        self.region_work[node_id] = r_hull(known, delta) if known is not None else delta
+                out.extend(found)
             states = cap(out)
             if not states:
                 break

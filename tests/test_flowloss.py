@@ -277,7 +277,7 @@ def test_an_intermediate_read_twice_is_materialized():
 
 def test_sizes_of_the_wrong_rank_are_reported():
     graph = saturate(parse((EXAMPLES / "matmul.clef").read_text(), "m.clef"))
-    assert check_sizes(graph, {"a": (4,)}, {}) == [
+    assert check_sizes(graph, {"a": (4,)}) == [
         "'a' of 'matrixMultiply' has 2 dimension(s), but the size gives 1"]
 
 
@@ -286,7 +286,6 @@ def test_the_pass_writes_its_table_in_a_pipeline():
     result = Pipeline.parse('elaborate,baker,flowloss{sizes="frame=64"}').run(clef)
     (decl_id, flow), = result.graph.annotation("flowloss").items()
     assert result.graph.node(decl_id).attr("name") == "process" and exact(flow.work) == 192
-    assert result.graph.nodes is Pipeline.parse("elaborate,baker").run(clef).graph.nodes or True
     assert FlowLoss(sizes="frame=64").validate(result.graph, result.graph, None)[0].status == "validated"
 
 
