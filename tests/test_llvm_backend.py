@@ -331,6 +331,9 @@ let floats (xs: float[]) : float = Array.sum xs
     assert llvm.STATISTICS["parallel dispatches"] == before + 1
     assert program.call("floats", (floats,)) == run_graph(program.graph, "floats", floats)  # in order, bit for bit
     assert llvm.STATISTICS["parallel dispatches"] == before + 1
+    for few in (np.zeros(0, dtype=np.int32), np.array([7], dtype=np.int32)):  # nothing to split: no dispatch
+        assert program.call("ints", (few,)) == run_graph(program.graph, "ints", few)
+    assert llvm.STATISTICS["parallel dispatches"] == before + 1
 
 
 def test_a_fault_in_a_parallel_map_is_the_first_the_sequential_loop_meets():

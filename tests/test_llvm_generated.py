@@ -348,7 +348,19 @@ def test_the_writer_writes_well_typed_programs():
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(programs(), arguments())
 def test_generated_programs_give_the_interpreters_result(source, args):
-    program = llvm.NativeProgram(source, filename="generated.clef")
+    check_against_the_interpreter(llvm.NativeProgram(source, filename="generated.clef"), source, args)
+
+
+@settings(max_examples=PROGRAMS // 5, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(programs(), arguments())
+def test_generated_programs_split_across_the_pool_give_the_same_result(source, args):
+    # Threshold 0: every parallel index space goes through the pool, however small.
+    options = llvm.Options(workers=2, threshold=0)
+    check_against_the_interpreter(llvm.NativeProgram(source, options=options, filename="generated.clef"), source, args)
+
+
+def check_against_the_interpreter(program: llvm.NativeProgram, source: str, args: tuple) -> None:
     assert "f" in program.plan.functions, program.plan.explain()
     expected = outcome(lambda: run_graph(program.graph, "f", *args))
     got = outcome(lambda: program.call("f", args))

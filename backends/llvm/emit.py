@@ -1066,7 +1066,8 @@ class FunctionEmitter:
         work = b.mul(count, const_int(I64, cost))
         wide = b.and_(b.and_(b.icmp_signed(">=", work, b.load(self.ctx_field(THRESHOLD))),
                              b.icmp_signed("==", b.load(self.ctx_field(DEPTH)), const_int(I32, 0))),
-                      b.icmp_signed(">", b.load(self.ctx_field(WORKERS)), const_int(I32, 1)))
+                      b.and_(b.icmp_signed(">", b.load(self.ctx_field(WORKERS)), const_int(I32, 1)),
+                             b.icmp_signed(">", count, const_int(I64, 1))))  # so every split has a first chunk
         node = self.g.node(nid)
         may_fault = self.facts.may_fault(node.regions[0]) or any(
             self.facts.may_fault(r) for r in self.plan.kernel_regions(nid)) or self._calls_externs(nid)
