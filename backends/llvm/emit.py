@@ -1062,13 +1062,15 @@ class FunctionEmitter:
             packed = b.insert_value(packed, self.value(value), k + 1)
         b.store(packed, env)
         env_bytes = b.bitcast(env, BYTE_PTR)
-        cost = self.facts.cost(self.g.node(nid).regions[0])
-        work = b.mul(count, const_int(I64, cost))
+        node = self.g.node(nid)
+        cost = const_int(I64, sum(self.facts.cost(r) for r in self.plan.kernel_regions(nid)))
+        if node.kind == "parallel_for" and len(node.operands) == 2:  # a row is split, not an element
+            cost = b.mul(cost, b.sext(self.value(node.operands[1]), I64))
+        work = b.mul(count, cost)
         wide = b.and_(b.and_(b.icmp_signed(">=", work, b.load(self.ctx_field(THRESHOLD))),
                              b.icmp_signed("==", b.load(self.ctx_field(DEPTH)), const_int(I32, 0))),
                       b.and_(b.icmp_signed(">", b.load(self.ctx_field(WORKERS)), const_int(I32, 1)),
                              b.icmp_signed(">", count, const_int(I64, 1))))  # so every split has a first chunk
-        node = self.g.node(nid)
         may_fault = self.facts.may_fault(node.regions[0]) or any(
             self.facts.may_fault(r) for r in self.plan.kernel_regions(nid)) or self._calls_externs(nid)
         with b.if_else(wide) as (split, whole):
@@ -1076,8 +1078,8 @@ class FunctionEmitter:
                 if node.kind == "reduce":
                     self.split_reduce(nid, node, body, env_bytes, count, cost, result_slot)
                 else:
-                    b.call(self.u.np_parallel, [self.ctx, b.bitcast(body, BYTE_PTR), env_bytes, count,
-                                                const_int(I64, cost), ir.Constant(BYTE_PTR, None), const_int(I64, 0)])
+                    b.call(self.u.np_parallel, [self.ctx, b.bitcast(body, BYTE_PTR), env_bytes, count, cost,
+                                                ir.Constant(BYTE_PTR, None), const_int(I64, 0)])
             with whole:
                 b.call(body, [self.ctx, env_bytes, const_int(I64, 0), count, out])
         if may_fault:
@@ -1098,14 +1100,14 @@ class FunctionEmitter:
                     return True
         return False
 
-    def split_reduce(self, nid: int, node: Node, body: ir.Function, env: ir.Value, count: ir.Value, cost: int,
-                     result_slot: ir.Value) -> None:
+    def split_reduce(self, nid: int, node: Node, body: ir.Function, env: ir.Value, count: ir.Value,
+                     cost: ir.Value, result_slot: ir.Value) -> None:
         """A reassociable reduce across the pool: partial results per chunk, folded in chunk order."""
         b = self.b
         acc_t = self.facts.ntype(nid)
         partials = self.alloca(ir.ArrayType(N.memory_type(acc_t), MAX_CHUNKS))
         size = const_int(I64, N.size_of(acc_t))
-        chunks = b.call(self.u.np_parallel, [self.ctx, b.bitcast(body, BYTE_PTR), env, count, const_int(I64, cost),
+        chunks = b.call(self.u.np_parallel, [self.ctx, b.bitcast(body, BYTE_PTR), env, count, cost,
                                              b.bitcast(partials, BYTE_PTR), size])
         self.propagate()
         first = N.from_memory(b, acc_t, b.load(b.gep(partials, [const_int(I32, 0), const_int(I32, 0)])))
