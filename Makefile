@@ -8,7 +8,7 @@ APT_STAMP := $(VENV)/.apt-installed
 # iverilog and verilator for the Verilog the CIRCT backend exports).
 APT_PACKAGES := graphviz mlir-22-tools iverilog verilator
 
-.PHONY: install demo test apt clean
+.PHONY: install demo test apt clean mutants
 
 # install: the virtual environment with the package (editable) and dev extras, plus the Debian tools.
 install: $(STAMP) $(APT_STAMP)
@@ -32,6 +32,10 @@ demo: $(STAMP)
 
 test: install
 	$(PY) -m pytest -q -n 2
+
+# Seeded faults in the passes, and which validation check kills each; ends with "killed K/N mutants".
+mutants: $(STAMP)
+	$(PY) benchmarks/mutants.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -135,6 +135,25 @@ def test_effect_tokens_that_do_not_thread_the_effects_are_counterexamples():
     assert verdict.status == "counterexample" and verdict.detail.startswith("effect tokens:")
 
 
+def test_a_reduction_claiming_a_wrong_associativity_is_a_counterexample():
+    graph = graph_of("let f (xs: int[]) : int = Array.fold (fun acc x -> acc - x) 0 xs")
+    before = Pipeline.parse("elaborate").run(graph).graph
+    after = Pipeline.parse("baker").run(before).graph
+    (reduce_id,) = [i for i, n in after.live_nodes() if n.kind == "reduce"]
+    assert verdict_for("baker", before, after, "f", Options()).status == "validated"
+    wrong = after.node(reduce_id).with_attrs(associative=True)
+    claimed = attrs.evolve(after, nodes=after.nodes.set(reduce_id, wrong))
+    verdict = verdict_for("baker", before, claimed, "f", Options())
+    assert verdict.status == "counterexample" and verdict.detail.startswith("reduce facts:") and "'-'" in verdict.detail
+
+
+def test_the_timeout_can_come_from_the_environment(monkeypatch):
+    monkeypatch.setenv("NANOPASS_Z3_TIMEOUT", "2.5")
+    assert Options.from_environment().timeout_ms == 2500
+    monkeypatch.delenv("NANOPASS_Z3_TIMEOUT")
+    assert Options.from_environment().timeout_ms == 10_000
+
+
 # -- the hook -------------------------------------------------------------------------------------------------
 def test_validation_installs_the_z3_semantics_on_first_use():
     saved = list(SEMANTICS)

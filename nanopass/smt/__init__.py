@@ -42,7 +42,10 @@ What is not encoded yet, per node kind (`UNSUPPORTED_KINDS`), gives
 
 `install` puts the semantics into `nanopass.validation.SEMANTICS` (done on
 first use of validation when nothing else is installed) and registers the
-range check of the ``widths`` analysis (`nanopass.smt.facts`).
+range check of the ``widths`` analysis (`nanopass.smt.facts`).  Its
+`Options` set the bounds and z3's timeout (10 s by default; the environment
+variable ``NANOPASS_Z3_TIMEOUT``, in seconds, sets it for ``nanopass opt
+--validate``).
 """
 
 from __future__ import annotations

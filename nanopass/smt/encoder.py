@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import os
 from typing import Any, Callable
 
 import attrs
@@ -77,6 +78,17 @@ class Options:
     max_steps: int = 200_000
     test_inputs: int = 50
     test_seconds: float = 5.0
+
+    @classmethod
+    def from_environment(cls) -> "Options":
+        """The defaults, with z3's timeout from ``NANOPASS_Z3_TIMEOUT`` (seconds) when it is set."""
+        seconds = os.environ.get("NANOPASS_Z3_TIMEOUT")
+        if not seconds:
+            return cls()
+        try:
+            return cls(timeout_ms=max(1, int(float(seconds) * 1000)))
+        except ValueError:
+            raise ValueError(f"NANOPASS_Z3_TIMEOUT must be a number of seconds, got {seconds!r}") from None
 
 
 # -- function values ----------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from __future__ import annotations
 import ctypes
 import math
 import struct
+import sys
 import threading
 import time
 from typing import Any, Callable
@@ -265,6 +266,13 @@ def run_outcome(graph: Graph, entry: str, args: tuple, externs: dict[str, Callab
             done.set()
             watchdog.join()
 
+    previous_hook = sys.unraisablehook
+
+    def quiet(unraisable: Any) -> None:  # the deadline landing in a finalizer is not worth a report
+        if not isinstance(unraisable.exc_value, _Deadline):
+            previous_hook(unraisable)
+
+    sys.unraisablehook = quiet
     try:
         value = to_python(run_with_big_stack(watched))
         if not is_data(value):
@@ -280,6 +288,8 @@ def run_outcome(graph: Graph, entry: str, args: tuple, externs: dict[str, Callab
     except (TypeError, ValueError, KeyError, AttributeError, IndexError, ZeroDivisionError, OverflowError) as error:
         # The interpreter trusts the program to be well typed; a graph that is not fails this way.
         outcome = Outcome(failed=f"the interpreter stopped: {type(error).__name__}: {error}")
+    finally:
+        sys.unraisablehook = previous_hook
     if calls:
         return attrs.evolve(outcome, calls=tuple((name, repr(args)) for name, args in calls))
     return outcome

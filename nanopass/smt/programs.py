@@ -151,6 +151,8 @@ class _Writer:
         if kind == 4:
             return f"({e()} {self.pick(['<<<', '>>>'])} {e()})"
         if kind == 5:
+            if self.chance(30):  # a narrowing conversion of a value wider than int but not of every int64
+                return f"(int ({self.expr(INT64, env, d)} &&& {self.pick(['68719476735L', '4294967295L'])}))"
             return f"(int {self._arg(self.pick([FLOAT, INT64, UINT8, FLOAT32]), env, d)})"
         if kind == 6:
             return f"(Array.length {self._arg(self.pick([FLOATS, INTS]), env, d)})"
@@ -228,8 +230,10 @@ class _Writer:
     def _bool(self, env: list, d: int) -> str:
         kind = self.rng.randrange(6)
         if kind <= 1:
-            t = self.pick([INT, FLOAT, INT64, UINT8, FLOAT32])
             op = self.pick(["<", "<=", ">", ">=", "=", "<>"])
+            if self.chance(30):  # a masked value against a bound it may reach
+                return f"(({self.expr(INT, env, d)} &&& 7) {op} {self.rng.randint(0, 8)})"
+            t = self.pick([INT, FLOAT, INT64, UINT8, FLOAT32])
             return f"({self.expr(t, env, d)} {op} {self.expr(t, env, d)})"
         if kind == 2:
             return f"({self.expr(BOOL, env, d)} {self.pick(['&&', '||'])} {self.expr(BOOL, env, d)})"

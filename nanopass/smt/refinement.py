@@ -159,7 +159,7 @@ class SmtSemantics:
     """The z3 semantics as a `nanopass.validation.SEMANTICS` entry: ``(pass, before, after, function) -> Verdict``."""
 
     def __init__(self, options: Options | None = None):
-        self.options = options or Options()
+        self.options = options or Options.from_environment()
 
     def __call__(self, pass_name: str, before: Graph, after: Graph, function: str) -> Verdict:
         return verdict_for(pass_name, before, after, function, self.options)
