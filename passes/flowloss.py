@@ -410,6 +410,10 @@ def parallelism(figures: tuple[tuple[Range, Range], ...]) -> Range:
             los.append(1)
             his.append(1)
             continue
+        if work.exact and span.exact and not is_zero(span.lo):
+            los.append(_ratio(work.lo, span.lo))
+            his.append(los[-1])
+            continue
         lo = 1 if span.hi is INF else smax(1, _ratio(work.lo, span.hi))
         hi = INF if work.hi is INF else _ratio(work.hi, smax(span.lo, 1))
         los.append(lo)

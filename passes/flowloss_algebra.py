@@ -16,6 +16,7 @@ it, which is how loops and reductions are summed without unrolling them.
 
 from __future__ import annotations
 
+import functools
 from typing import Any, Iterable, Mapping
 
 import attrs
@@ -23,6 +24,7 @@ import sympy as sp
 from sympy.printing.str import StrPrinter
 
 INF = sp.oo
+SMALL_COMPARISON = 24  # operations in a comparison sympy is asked to decide (beyond, it may take seconds)
 Figure = Any  # int | sympy.Expr
 
 
@@ -87,6 +89,60 @@ def mul(a: Figure, b: Figure) -> Figure:
     return norm(sp.expand(sp.Mul(a, b)))
 
 
+def _nonnegative(d: Any) -> bool:
+    """Whether ``d`` is provably >= 0, cheaply: a number, or a polynomial with non-negative coefficients in
+    symbols that are non-negative."""
+    if type(d) is int:
+        return d >= 0
+    return _nonnegative_expression(d)
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _nonnegative_expression(d: Any) -> bool:
+    if d.has(sp.Max, sp.Min):
+        return False
+    d = sp.expand(d)
+    if d.is_Number:
+        return bool(d >= 0)
+    if d.has(INF):
+        return bool(d == INF)
+    symbols = d.free_symbols
+    if not all(sym.is_nonnegative for sym in symbols):
+        return False
+    # a positive integer is 1 + a non-negative one: n - 1 >= 0
+    shifted = {sym: _SHIFTED.setdefault(sym, sp.Symbol(f"{sym}_less_one", nonnegative=True)) + 1
+               for sym in symbols if sym.is_positive and sym.is_integer}
+    if shifted:
+        d = sp.expand(d.xreplace(shifted))
+    generators = sorted(d.atoms(sp.Symbol, CeilLog2), key=str)  # ceil(log2 n) >= 0 is a generator too
+    if not generators:
+        return bool(d >= 0)
+    if not d.is_polynomial(*generators):
+        return False
+    return all(c >= 0 for c in sp.Poly(d, *generators).coeffs())
+
+
+_SHIFTED: dict = {}
+
+
+def _extremes(items: list, largest: bool) -> list:
+    """The arguments of a max (min) with nested ones flattened and dominated ones dropped."""
+    flat: list = []
+    kind = sp.Max if largest else sp.Min
+    for x in items:
+        flat.extend(x.args if isinstance(x, kind) else [x])
+    ints = [x for x in flat if type(x) is int or isinstance(x, sp.Integer)]
+    rest = list(dict.fromkeys(x for x in flat if not (type(x) is int or isinstance(x, sp.Integer))))
+    args = ([max(int(x) for x in ints) if largest else min(int(x) for x in ints)] if ints else []) + rest
+
+    def beats(b: Any, a: Any) -> bool:  # b is at least as far out as a
+        return _nonnegative(b - a if largest else a - b)
+
+    # a dominated argument goes; of two equal ones the first stays
+    return [a for k, a in enumerate(args)
+            if not any(j != k and beats(b, a) and (j < k or not beats(a, b)) for j, b in enumerate(args))]
+
+
 def smax(*xs: Figure) -> Figure:
     """The largest of the figures (symbolic when they cannot be compared)."""
     items = [x for x in xs if x is not None]
@@ -96,10 +152,8 @@ def smax(*xs: Figure) -> Figure:
         return max(items)
     if any(x is INF for x in items):
         return INF
-    ints = [x for x in items if type(x) is int]
-    rest = [x for x in items if type(x) is not int]
-    args = ([max(ints)] if ints else []) + rest
-    return norm(sp.Max(*args))
+    kept = _extremes(items, True)
+    return norm(kept[0]) if len(kept) == 1 else sp.Max(*kept, evaluate=False)
 
 
 def smin(*xs: Figure) -> Figure:
@@ -111,10 +165,8 @@ def smin(*xs: Figure) -> Figure:
     finite = [x for x in items if x is not INF]
     if not finite:
         return INF
-    ints = [x for x in finite if type(x) is int]
-    rest = [x for x in finite if type(x) is not int]
-    args = ([min(ints)] if ints else []) + rest
-    return norm(sp.Min(*args))
+    kept = _extremes(finite, False)
+    return norm(kept[0]) if len(kept) == 1 else sp.Min(*kept, evaluate=False)
 
 
 def ceil_log2(x: Figure) -> Figure:
@@ -133,12 +185,16 @@ def provably(relation: Any) -> bool:
 
 
 def ge(a: Figure, b: Figure) -> bool:
-    """a >= b provably."""
+    """a >= b provably (sympy decides small comparisons the cheap check leaves open)."""
     if type(a) is int and type(b) is int:
         return a >= b
     if a is INF:
         return True
     if b is INF:
+        return False
+    if _nonnegative(sub(a, b)):
+        return True
+    if sp.count_ops(a) + sp.count_ops(b) > SMALL_COMPARISON:
         return False
     return provably(sp.Ge(a, b))
 
@@ -148,9 +204,25 @@ def is_zero(x: Figure) -> bool:
 
 
 def substitute(x: Figure, mapping: Mapping) -> Figure:
-    if type(x) is int or not mapping:
+    """``x`` with symbols replaced; maxes and mins are rebuilt by `smax` / `smin` (sympy's own evaluation
+    of a large max can take seconds)."""
+    if type(x) is int or not mapping or not (x.free_symbols & mapping.keys()):
         return x
-    return norm(x.subs(mapping))
+    return norm(_substituted(x, mapping))
+
+
+def _substituted(x: Any, mapping: Mapping) -> Any:
+    if x in mapping:
+        value = mapping[x]
+        return sp.Integer(value) if type(value) is int else value
+    if not x.args or not (x.free_symbols & mapping.keys()):
+        return x
+    args = [_substituted(a, mapping) for a in x.args]
+    if isinstance(x, sp.Max):
+        return smax(*(norm(a) for a in args))
+    if isinstance(x, sp.Min):
+        return smin(*(norm(a) for a in args))
+    return x.func(*args)
 
 
 def free(x: Figure) -> frozenset:
@@ -263,7 +335,7 @@ def tidy(x: Figure) -> Figure:
     """A figure with ``+`` distributed over its maxes and dominated arguments dropped (``max(2, n)``)."""
     if type(x) is int or x is INF or not x.has(sp.Max):
         return x
-    return norm(sp.Max(*_max_terms(x)))
+    return smax(*_max_terms(x))
 
 
 # -- printing -------------------------------------------------------------------------------------

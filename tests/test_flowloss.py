@@ -566,6 +566,22 @@ def test_generated_programs_profile_inside_their_intervals(case):
     held_against_the_oracle(*case)
 
 
+def test_formulas_at_the_inputs_sizes_contain_the_oracle_too():
+    """Analysed without sizes, each program's formulas (in n and k) evaluated at its inputs hold the profile."""
+    size, count = sp.Symbol("n", integer=True, positive=True), sp.Symbol("k", integer=True, nonnegative=True)
+    for seed in range(60):
+        source, xs, k = generated_case(RandomChoices(seed))
+        clef = parse(source, "generated.clef")
+        profile = profile_graph(clef, "main", xs, k, externs=EXTERNS)
+        flow = analyze(saturate(clef), functions=["main"])["main"]
+
+        def at(x):
+            return INF if x is INF else sp.sympify(x).subs({size: len(xs), count: k})
+
+        for measured, r in ((profile.work, flow.work), (profile.span, flow.span)):
+            assert at(r.lo) <= measured and (r.hi is INF or measured <= at(r.hi)), (source, xs, k)
+
+
 def test_a_seeded_corpus_is_mostly_exact_and_its_intervals_are_reported(capsys):
     exact_count, widths = 0, []
     programs = 300
