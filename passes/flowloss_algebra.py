@@ -54,10 +54,6 @@ def norm(x: Figure) -> Figure:
     return x
 
 
-def is_int(x: Figure) -> bool:
-    return type(x) is int
-
-
 def add(*xs: Figure) -> Figure:
     total: Figure = 0
     for x in xs:
@@ -277,10 +273,6 @@ def r_add(r: Range, c: Figure | Range) -> Range:
     if isinstance(c, Range):
         return Range(add(r.lo, c.lo), add(r.hi, c.hi))
     return Range(add(r.lo, c), add(r.hi, c))
-
-
-def r_subs(r: Range, mapping: Mapping) -> Range:
-    return Range(substitute(r.lo, mapping), substitute(r.hi, mapping))
 
 
 # -- max-plus closed forms ------------------------------------------------------------------------

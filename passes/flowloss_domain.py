@@ -35,7 +35,7 @@ from typing import Any
 import attrs
 import sympy as sp
 
-from nanopass.passes.flowloss_algebra import ZERO, Range, r_hull, r_max, smax
+from nanopass.passes.flowloss_algebra import INF, ZERO, Range, point, r_hull, r_max, smax, sub
 
 # -- abstract values ------------------------------------------------------------------------------
 
@@ -153,6 +153,28 @@ def truth(v: AbsValue) -> bool | None:
         if value is sp.false:
             return False
     return None
+
+
+def count_of(v: AbsValue) -> Range:
+    """How many iterations an extent or count stands for (negative counts fail at run time)."""
+    value = int_value(v)
+    if value is not None:
+        return point(smax(value, 0))
+    if isinstance(v, Scalar) and v.vrange is not None:
+        return Range(smax(v.vrange.lo, 0), smax(v.vrange.hi, 0))
+    return Range(0, INF)
+
+
+def length_scalar(time: Range, length: Range) -> Scalar:
+    """A length read at ``time``: its value when it is known, its bounds otherwise."""
+    if length.exact:
+        return Scalar(time, length.lo)
+    return Scalar(time, None, length)
+
+
+def minus_one(x: Any) -> Any:
+    """``x - 1``, at least 0 (unbounded stays unbounded)."""
+    return INF if x is INF else smax(sub(x, 1), 0)
 
 
 def leaves(v: AbsValue) -> Range:

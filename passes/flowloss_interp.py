@@ -33,9 +33,14 @@ How each construct is summed without running it:
   while the region ran; ``unknown`` counts as a dependence;
 * a reduction reassociated (the profiler's second run) is a balanced tree of
   ceil(log2 k) levels; a sum is n - 1 additions from its first element;
-* a ``while`` loop has no bound on its trip count: its high ends are
-  unbounded with the reason; a call of a function being analysed (recursion)
-  likewise, unless its depth is bounded by a size (`RecursionBound`);
+* a ``while`` loop runs iteration by iteration while the values given decide
+  its condition (a counting loop at a given size is exact); when they do not,
+  its trip count depends on the data and its high ends are unbounded, with
+  the reason;
+* recursion is unrolled call by call when the values given decide its depth;
+  otherwise its depth is bounded by a size when every recursive call shrinks
+  a list argument or counts an integer down (`flowloss_loops.RecursionFrame`),
+  and unbounded, with the reason, when none does;
 * what the model does not cover (actors, async code, a call of an unknown
   function value) is unbounded, with the reason, never a made-up number.
 """
@@ -56,8 +61,8 @@ from nanopass.passes.baker_sites import PRIM_OPERATORS
 from nanopass.passes.flowloss_algebra import (
     ANY_TIME, INF, ZERO, Figure, Range, add, ge, is_zero, mul, norm, point, r_add, r_hull, r_max, smax, smin, sub)
 from nanopass.passes.flowloss_domain import (
-    ArrayV, Entry, FnOption, FnV, ListV, Parts, Scalar, State, Unknown, after_branch, consumed, inner_of, join,
-    int_value, join_entries, join_states, part, ready, retime, to_unknown, truth)
+    ArrayV, Entry, FnOption, FnV, ListV, Parts, Scalar, State, Unknown, after_branch, consumed, count_of, inner_of,
+    int_value, join, join_entries, join_states, length_scalar, part, ready, retime, to_unknown, truth)
 from nanopass.passes.flowloss_loops import Access, LoopFrame, LoopRules, Point
 
 MAX_STATES = 8  # states kept apart at one program point; beyond, states are joined
@@ -65,7 +70,6 @@ MAX_SUBSET_OUTCOMES = 4  # outcomes of an index-space region combined set by set
 MAX_CALL_DEPTH = 48  # nested calls of distinct functions
 UNROLL_DEPTH = 400  # nested calls of one recursive function unrolled
 UNROLL_CALLS = 4000  # calls of one recursive function unrolled in all
-Z3_TIMEOUT_MS = 2000
 INTEGRAL = frozenset({"int", "int64", "uint8"})
 _INT_LIMITS = {"int": (-2**31, 2**31 - 1), "int64": (-2**63, 2**63 - 1), "uint8": (0, 255)}
 LENGTH_OPS = frozenset({"Array.length", "Array2D.length1", "Array2D.length2", "List.length"})
@@ -74,7 +78,6 @@ HIGHER_ORDER = frozenset({"Array.map", "Array.mapi", "Array.map2", "Array.filter
                           "List.map", "List.filter", "List.fold", "List.collect", "Seq.windowed", "Seq.map",
                           "Seq.sum"})
 SUMS = frozenset({"Array.sum", "Seq.sum"})
-OUTSIDE_MODEL = frozenset({"await", "post", "tell", "async", "actor"})
 # Kinds whose regions run where they stand (a closure's run where it is called).
 RUN_HERE = frozenset({"parallel_for", "stencil", "reduce", "for", "foreach", "loop", "if"})
 
@@ -94,17 +97,16 @@ class Unsupported(Exception):
 
 
 class Interpreter(LoopRules):
-    """Abstract runs of a graph's functions (see the module docstring); `run_function` is the entry."""
+    """Abstract runs of a graph's functions (see the module docstring); `call_function` is the entry."""
 
     MAX_SUBSET_OUTCOMES = MAX_SUBSET_OUTCOMES
     MAX_STATES_KEPT = MAX_STATES
     SUMS = SUMS
 
-    def __init__(self, graph: Graph, reassociate: bool = False, sites: dict | None = None):
+    def __init__(self, graph: Graph, reassociate: bool = False):
         self.graph = graph
         self.types = graph.annotation("types")
         self.reassociate = reassociate
-        self.sites = sites or {}
         self.decls: dict[str, tuple[int, Node]] = {
             n.attr("name"): (i, n) for i, n in graph.top_level() if n.attr("name") is not None}
         self.for_indices = frozenset(
@@ -780,26 +782,6 @@ def cap(states: list[State]) -> list[State]:
     if len(merged) <= MAX_STATES:
         return merged
     return [join_states(states)]
-
-
-def count_of(v: Any) -> Range:
-    """How many iterations an extent or count stands for (negative counts fail at run time)."""
-    value = int_value(v)
-    if value is not None:
-        return point(smax(value, 0))
-    if isinstance(v, Scalar) and v.vrange is not None:
-        return Range(smax(v.vrange.lo, 0), smax(v.vrange.hi, 0))
-    return Range(0, INF)
-
-
-def length_scalar(time: Range, length: Range) -> Scalar:
-    if length.exact:
-        return Scalar(time, length.lo)
-    return Scalar(time, None, length)
-
-
-def _minus_one(x: Figure) -> Figure:
-    return INF if x is INF else smax(sub(x, 1), 0)
 
 
 def _structure(values: list, heap: dict) -> Any:

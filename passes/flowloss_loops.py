@@ -34,8 +34,8 @@ from nanopass.passes.flowloss_algebra import (
     INF, ZERO, Figure, Range, add, ceil_log2, chain_bound, depends, ge, is_zero, maxplus_terms, mul, norm, point,
     r_add, r_hull, r_max, smax, smin, sub, substitute)
 from nanopass.passes.flowloss_domain import (
-    ArrayV, Entry, ListV, Parts, Scalar, State, Unknown, after_branch, inner_of, join, join_states, leaves, ready,
-    int_value, retime, to_unknown, truth)
+    ArrayV, Entry, ListV, Parts, Scalar, State, Unknown, after_branch, count_of, inner_of, int_value, join,
+    join_states, leaves, minus_one, ready, retime, to_unknown, truth)
 
 Z3_TIMEOUT_MS = 2000
 UNROLLED_ITERATIONS = 256  # a known trip count up to this is iterated number by number (exact)
@@ -162,9 +162,9 @@ def _align(template: Any, result: Any) -> list[Range] | None:
     return [result.time]
 
 
-def _leaf_count(template: Any) -> int:
+def _leafcount_of(template: Any) -> int:
     if isinstance(template, Parts):
-        return sum(_leaf_count(p) for p in template.parts)
+        return sum(_leafcount_of(p) for p in template.parts)
     return 1
 
 
@@ -574,7 +574,7 @@ class LoopRules:
         leaf_list: list[Leaf] = []
         position = 0
         for template, value in zip(state.templates, yielded):
-            count = _leaf_count(template)
+            count = _leafcount_of(template)
             aligned = _align(template, value)
             nexts = aligned if aligned is not None else [leaves(value)] * count
             for leaf, nxt in zip(state.leaves[position:position + count], nexts):
@@ -620,7 +620,7 @@ class LoopRules:
         final_values = []
         position = 0
         for template, value in zip(state.templates, yielded):
-            count = _leaf_count(template)
+            count = _leafcount_of(template)
             times = [Range(finals_lo[position + k], finals_hi[position + k]) for k in range(count)]
             final_values.append(_rebuild(template, times, value, st.heap))
             position += count
@@ -664,7 +664,7 @@ class LoopRules:
     # -- the constructs ---------------------------------------------------------------------------------------
     def k_parallel_for(self, nid, node, st):
         extents = [self.val(st, o) for o in node.operands]
-        counts = tuple(_count(e) for e in extents)
+        counts = tuple(count_of(e) for e in extents)
         when = r_max(st.ctl, *(ready(e) for e in extents))
         symbols = tuple(self.fresh("i", integer=True, nonnegative=True) for _ in counts)
         frame = LoopFrame(nid, symbols, (0,) * len(counts), counts)
@@ -715,7 +715,7 @@ class LoopRules:
 
     def k_stencil(self, nid, node, st):
         size_value, source = (self.val(st, o) for o in node.operands)
-        size = _count(size_value)
+        size = count_of(size_value)
         n = self.length(st, source)
         windows = Range(0 if size.hi is INF else smax(add(sub(n.lo, size.hi), 1), 0),
                         INF if n.hi is INF else smax(add(sub(n.hi, size.lo), 1), 0))
@@ -752,7 +752,7 @@ class LoopRules:
         inits = [self.val(st, o) for o in node.operands[2:]]
         index_time = r_max(ready(lo), ready(hi), st.ctl)
         first, last = _bounds(lo), _bounds(hi)
-        trips = _trip_count(first, last)
+        trips = _tripcount_of(first, last)
         exact_first = first is not None and first.exact
         nonnegative = {"nonnegative": True} if first is not None and ge(first.lo, 0) else {}
         symbol = self.fresh("i", integer=True, **nonnegative)
@@ -803,7 +803,7 @@ class LoopRules:
             if is_zero(n.hi):
                 return []  # reducing an empty array fails at run time
             n = Range(smax(n.lo, 1), n.hi)
-            acc, trips = Scalar(times), Range(sub(n.lo, 1), _minus_one(n.hi))
+            acc, trips = Scalar(times), Range(sub(n.lo, 1), minus_one(n.hi))
         else:
             acc, trips = init, n
         if associative:
@@ -845,7 +845,7 @@ class LoopRules:
     def summed(self, nid: int, st: State, n: Range, times: Range) -> State:
         """A sum is timed as ``Array.sum``: n - 1 additions from the first element (or a tree of them)."""
         self.reductions += 1
-        adds = Range(smax(sub(n.lo, 1), 0), _minus_one(n.hi))
+        adds = Range(smax(sub(n.lo, 1), 0), minus_one(n.hi))
         if is_zero(n.hi):
             st.env[nid] = Scalar(st.ctl)
             return st
@@ -1272,18 +1272,8 @@ def mul_all(xs) -> Figure:
     return total
 
 
-def _count(v: Any) -> Range:
-    from nanopass.passes.flowloss_interp import count_of
-
-    return count_of(v)
-
-
 def _last(count: Range) -> Figure:
     return INF if count.hi is INF else smax(sub(count.hi, 1), 0)
-
-
-def _minus_one(x: Figure) -> Figure:
-    return INF if x is INF else smax(sub(x, 1), 0)
 
 
 def _bounds(v: Any) -> Range | None:
@@ -1296,7 +1286,7 @@ def _bounds(v: Any) -> Range | None:
     return None
 
 
-def _trip_count(first: Range | None, last: Range | None) -> Range:
+def _tripcount_of(first: Range | None, last: Range | None) -> Range:
     """How many times ``for i in first .. last`` runs."""
     if first is None or last is None:
         return Range(0, INF)
