@@ -59,7 +59,7 @@ class Report:
 def build(clef: Graph, sizes: Mapping[str, tuple[int, ...]] | None = None,
           values: Mapping[str, int] | None = None) -> Report:
     """The report of a parsed Clef program at the sizes and values given."""
-    from nanopass.passes.deadlock import check_deadlock
+    from nanopass.passes.deadlock import Deadlock, check_deadlock
     from nanopass.passes.flowloss import analyze, source_sites
     from nanopass.passes.substrates import fit
     from nanopass.pipeline import Pipeline
@@ -78,7 +78,7 @@ def build(clef: Graph, sizes: Mapping[str, tuple[int, ...]] | None = None,
         functions.append(FunctionReport(flow, strand, needs.get(decl_id), substrates, brent))
     deadlock = check_deadlock(clef)
     diagnostics = list(result.diagnostics)
-    diagnostics += [site.diagnostic(10.0) for site in deadlock.dynamic_sites]
+    diagnostics += [site.diagnostic(Deadlock().timeout_s) for site in deadlock.dynamic_sites]
     for function in functions:
         for reason in function.flow.reasons:
             note = Diagnostic(reason.span, f"flow loss of '{function.flow.name}': {reason.message}", "note")
