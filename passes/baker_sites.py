@@ -460,6 +460,10 @@ class _FragmentBuilder:
                 value, effect_out = self.native(node.attr("op"), tuple(env.value(o) for o in node.operands),
                                                 effect, node.span)
             env.values[node_id] = value
+            fact = self.view.types.get(node_id)
+            if fact is not None and value < 0 and value not in self.types:
+                # The expansion's value stands for the site: its type, for the sites that read it (a sum's zero).
+                self.types[value] = fact
             if effect_out is not None and effect_out != value:
                 env.tokens[node_id] = effect_out
             return
