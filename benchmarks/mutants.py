@@ -165,8 +165,8 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant("cse-commutes-everything", CSE, "CommonSubexpressions.run",
            "tuple(merged.get(o, o) for o in node.operands)", "tuple(sorted(merged.get(o, o) for o in node.operands))",
            "swapped operands: every operator taken as commutative"),
-    Mutant("cse-impure-externs-pure", CSE, "pure_declarations", 'node.attr("pure") is True',
-           'node.attr("pure") is not True', "effectful externs taken as pure"),
+    Mutant("cse-constants-merged", CSE, "CommonSubexpressions.run", "exact(node.attributes)",
+           "exact(node.attributes[:1])", "nodes merged on their first attribute only (constants of one type)"),
     # -- reachability -----------------------------------------------------------------------------------------
     Mutant("reach-drops-operand", REACH, "reachable", "stack.extend(node.operands)",
            "stack.extend(node.operands[1:])", "a dropped edge: first operands are not followed"),
@@ -223,7 +223,8 @@ class Kill:
 def corpus(generated: int) -> list[tuple[str, Any]]:
     """(name, graph) for every example and ``generated`` generated programs."""
     items = [(path.name, parse(path.read_bytes(), filename=str(path))) for path in sorted(EXAMPLES.glob("*.clef"))]
-    items += [(f"generated{seed}", parse(program(seed), filename=f"generated{seed}.clef")) for seed in range(generated)]
+    items += [(f"generated{seed}", parse(program(seed, statements=6), filename=f"generated{seed}.clef"))
+              for seed in range(generated)]
     return items
 
 

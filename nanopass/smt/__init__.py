@@ -22,7 +22,9 @@ asking z3 whether its output refines its input for every input
   threaded state of an uninterpreted sort, an effectful extern being a
   function of (state, arguments) to (result, next state);
 * failures (a zero divisor, an index out of range, no match arm, ``reduce``
-  of nothing) are undefined behaviour: a failing input refines to anything.
+  of nothing) are undefined behaviour: a failing input refines to anything;
+* array and list inputs (and what externs return) have fewer than 2^24
+  elements, so that no length arithmetic wraps around.
 
 Refinement of outputs: equal values, except that any NaN refines any NaN
 (floats compare with z3's structural equality, not ``fpEQ``: ``0.0`` and

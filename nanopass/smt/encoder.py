@@ -186,7 +186,6 @@ class Shared:
         self.world_sort = z3.DeclareSort("World")
         self.world0 = z3.Const("world0", self.world_sort)
         self._functions: dict[tuple, z3.FuncDeclRef] = {}
-        self._cut = itertools.count()
 
     def function(self, name: str, domain: list[z3.SortRef], range_: z3.SortRef) -> z3.FuncDeclRef:
         key = (name, tuple(s.sexpr() for s in domain), range_.sexpr())
@@ -195,11 +194,15 @@ class Shared:
             decl = self._functions[key] = z3.Function(name, *domain, range_)
         return decl
 
-    def cut_value(self, t: Any) -> Any:
-        """An arbitrary value of type ``t``: what a run cut off by a bound yields."""
+    def cut_value(self, t: Any, number: int) -> Any:
+        """An arbitrary value of type ``t``: what the ``number``-th run cut off by a bound yields.
+
+        Numbered per run, so that the two sides of a query cut at the same
+        places get the same values (and equal terms stay equal).
+        """
         if t is None:
             raise Unsupported("a run cut off by a bound needs its result type, which is unknown")
-        return fresh(t, f"__cut{next(self._cut)}", z3.Const, self.layouts)
+        return fresh(t, f"__cut{number}", z3.Const, self.layouts)
 
 
 _activations = itertools.count()
@@ -222,6 +225,7 @@ class Machine:
         self.exceeded: list[z3.BoolRef] = []
         self.bounds: set[str] = set()
         self.steps = 0
+        self.cuts = 0
         self.calls: list[tuple[str, bool]] = []  # (function, called on symbolic arguments)
         self.index_depth = 0
         self._globals: dict[str, Any] = {}
@@ -473,7 +477,8 @@ class Machine:
         too_deep = len(self.calls) >= self.options.max_unroll
         if too_deep or (not concrete and symbolic_depth >= self.options.recursion_bound):
             self.exceed(z3.BoolVal(True), f"recursion to depth {self.options.recursion_bound}")
-            return self.shared.cut_value(self.program.function_type(fn.name)[1])
+            self.cuts += 1
+            return self.shared.cut_value(self.program.function_type(fn.name)[1], self.cuts)
         self.calls.append((fn.name, not concrete))
         try:
             return self.region_value(fn.region, {}, args)

@@ -108,6 +108,8 @@ def _check(pass_name: str, graph: Graph, name: str, ranges: Any, options: Option
         machine.call_declaration(name, list(inputs))
     except Unsupported as reason:
         return verdict("unknown", f"(ranges not checked: cannot encode: {reason})")
+    except (z3.Z3Exception, AttributeError, TypeError, ValueError, IndexError, KeyError) as error:
+        return verdict("unknown", f"(ranges not checked: an ill-typed graph ({type(error).__name__}: {error}))")
     violations = []
     local: dict[int, bool] = {}
     for node_id, value, path in machine.observations:

@@ -8,7 +8,8 @@ them (``record``, ``field``, ``union``, ``case_field``, ``match`` arms binding
 a case's fields).  `fresh` makes a value of a type whose leaves
 come from a callback: z3 constants for inputs, uninterpreted functions for
 what an extern returns, fixed terms for the shape of an empty array.
-Lengths are never negative: a length leaf is a 31-bit term zero-extended.
+Lengths are never negative, and below 2^24: a length leaf is a 24-bit term
+zero-extended (no length arithmetic can then wrap around).
 """
 
 from __future__ import annotations
@@ -24,7 +25,10 @@ from nanopass.smt.values import (
     tag_sort, tag_sort_of)
 
 MakeLeaf = Callable[[str, z3.SortRef], z3.ExprRef]
-LENGTH_RAW = z3.BitVecSort(INDEX_BITS - 1)
+# Lengths of inputs and extern results: below 2^24, so that no length arithmetic (a cons, a concatenation
+# of a few parts) wraps around, as it cannot in memory.
+LENGTH_BITS = 24
+LENGTH_RAW = z3.BitVecSort(LENGTH_BITS)
 
 
 def scalar_name(t: Any) -> str | None:
@@ -144,9 +148,9 @@ def _wrap(sort: z3.SortRef, nest: tuple[int, ...]) -> z3.SortRef:
 
 
 def _non_negative(raw: z3.ExprRef, nest: tuple[int, ...], depth: int = 0) -> z3.ExprRef:
-    """A raw 31-bit (array of) length(s) as (an array of) non-negative ints."""
+    """A raw (array of) length(s) as (an array of) non-negative ints below 2^LENGTH_BITS."""
     if not nest:
-        return z3.ZeroExt(1, raw)
+        return z3.ZeroExt(INDEX_BITS - LENGTH_BITS, raw)
     indices = [z3.BitVec(f"__len{depth}_{k}", INDEX_BITS) for k in range(nest[0])]
     return z3.Lambda(indices, _non_negative(z3.Select(raw, *indices), nest[1:], depth + 1))
 

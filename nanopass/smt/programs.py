@@ -10,7 +10,9 @@ conversion operators, ``if``, ``match`` on options, lists, unions and
 tuples, records and their fields, array and list intrinsics (maps, filters,
 folds, sums, ``init``, indexing), calls of earlier functions, of the externs
 and of a recursive function.  Loop counts are masked small (``&&& 7``) so
-that bounded unrolling covers them.  Programs may fail at run time (a zero
+that bounded unrolling covers them.  Every binding flows into the result
+(through an int digest of all of it), so no statement is dead code that
+reachability would remove before the passes after it see it.  Programs may fail at run time (a zero
 divisor, an index out of range): refinement allows that.
 """
 
@@ -119,8 +121,9 @@ class _Writer:
             return f"(if {self.expr(BOOL, env, depth)} then {self.expr(t, env, depth)} else {self.expr(t, env, depth)})"
         if kind == 1:
             v = self.fresh()
-            return (f"(match {self.expr(INT_OPTION, env, depth)} with | Some {v} -> "
-                    f"{self.expr(t, env + [(v, INT)], depth)} | None -> {self.expr(t, env, depth)})")
+            some, none = f"Some {v} -> {self.expr(t, env + [(v, INT)], depth)}", f"None -> {self.expr(t, env, depth)}"
+            first, second = (some, none) if self.chance(70) else (none, some)
+            return f"(match {self.expr(INT_OPTION, env, depth)} with | {first} | {second})"
         if kind == 2:
             h, rest = self.fresh("h"), self.fresh("rest")
             return (f"(match {self.expr(INT_LIST, env, depth)} with | [] -> {self.expr(t, env, depth)} "
@@ -162,6 +165,11 @@ class _Writer:
             return f"({self.pick(['min', 'max'])} {self._arg(INT, env, d)} {self._arg(INT, env, d)})"
         if kind == 8:
             x, acc = self.fresh("x"), self.fresh("acc")
+            if self.chance(50):  # an operator: a reduction baker can name, whose init may be its identity
+                op, xs = self.pick(["+", "*", "-", "&&&", "|||", "^^^"]), self._arg(INTS, env, d)
+                if self.chance(60):
+                    return f"(Array.fold (fun {acc} {x} -> {acc} {op} {x}) {self.pick(['0', '1', '-1', '3'])} {xs})"
+                return f"(Array.reduce (fun {acc} {x} -> {acc} {op} {x}) {xs})"
             return (f"(Array.fold (fun {acc} {x} -> {self.expr(INT, self.closed(env) + [(acc, INT), (x, INT)], d)}) "
                     f"{self._arg(INT, env, d)} {self._arg(INTS, env, d)})")
         if kind == 9:
@@ -209,12 +217,19 @@ class _Writer:
             return f"(Array.sum {self._arg(FLOATS, env, d)})"
         if kind == 7:
             x, acc = self.fresh("x"), self.fresh("acc")
+            if self.chance(50):
+                op = self.pick(["+", "*", "-"])
+                return (f"(Array.fold (fun {acc} {x} -> {acc} {op} {x}) {self.pick(['0.0', '1.0', '2.5'])} "
+                        f"{self._arg(FLOATS, env, d)})")
             return (f"(Array.fold (fun {acc} {x} -> {self.expr(FLOAT, self.closed(env) + [(acc, FLOAT), (x, FLOAT)], d)}) "
                     f"{self._arg(FLOAT, env, d)} {self._arg(FLOATS, env, d)})")
         if kind == 8:
             return f"({self._arg(FLOATS, env, d)}.[{self.expr(INT, env, d)}])"
         if kind == 9:
             x, y = self.fresh("x"), self.fresh("y")
+            if self.chance(50):
+                body = self.pick([f"{x} - {y}", f"{x} + {y}", f"{x} * {y}", f"max {x} {y}", f"min {x} {y}"])
+                return f"(Array.reduce (fun {x} {y} -> {body}) {self._arg(FLOATS, env, d)})"
             return (f"(Array.reduce (fun {x} {y} -> {self.expr(FLOAT, self.closed(env) + [(x, FLOAT), (y, FLOAT)], d)}) "
                     f"{self._arg(FLOATS, env, d)})")
         if kind == 10:
@@ -257,7 +272,8 @@ class _Writer:
                     f"{self._arg(FLOATS, env, d)})")
         if kind == 4:
             y = self.fresh("y")
-            return (f"(Array.map2 (fun {x} {y} -> {self.expr(FLOAT, self.closed(env) + [(x, FLOAT), (y, FLOAT)], d)}) "
+            body = self.expr(FLOAT, self.closed(env) + [(x, FLOAT), (y, FLOAT)], d)
+            return (f"(Array.map2 (fun {x} {y} -> {x} - {y} * {self.pick(['2.0', '0.5'])} + {body}) "
                     f"{self._arg(FLOATS, env, d)} {self._arg(FLOATS, env, d)})")
         return f"(Array.map (fun {x} -> float {x}) {self._arg(INTS, env, d)})"
 
@@ -301,7 +317,7 @@ class _Writer:
     def statements(self, env: list, count: int, depth: int) -> list[str]:
         lines: list[str] = []
         for _ in range(count):
-            kind = self.rng.randrange(9)
+            kind = self.rng.randrange(10)
             if kind <= 2:
                 t = self.pick(PARAMETER_TYPES + (INT, FLOAT))
                 name = self.fresh()
@@ -336,12 +352,23 @@ class _Writer:
                               f"let {names[2]} = {a} {op} {b}"]
                     env += [(n, INT) for n in names]
             elif kind == 7:
+                # One effect twice: neither call may be merged away.
                 ints = [n for n, t in env if t == INT and n not in self.mutable]
-                if ints:
+                lists = [n for n, t in env if t == INT_LIST and n not in self.mutable]
+                first, second = self.fresh(), self.fresh()
+                if lists and self.chance(50):
+                    x, source = self.fresh("x"), self.pick(lists)
+                    call = f"List.length (List.map (fun {x} -> emit {x}) {source})"
+                    lines += [f"let {first} = {call}", f"let {second} = {call}"]
+                    env += [(first, INT), (second, INT)]
+                elif ints:
                     a = self.pick(ints)
-                    first, second = self.fresh(), self.fresh()
                     lines += [f"let {first} = emit {a}", f"let {second} = emit {a}"]
                     env += [(first, INT), (second, INT)]
+            elif kind == 9:
+                t, name = self.pick([INT, FLOAT, BOOL]), self.fresh()
+                lines.append(f"let {name} = {self._branch(t, env, depth)}")
+                env.append((name, t))
             elif kind == 8:
                 m, i = self.fresh("m"), self.fresh("i")
                 self.mutable.add(m)
@@ -365,10 +392,39 @@ class _Writer:
         result = self.pick(RESULT_TYPES)
         env = [(f"p{k}", t) for k, t in enumerate(params)]
         lines = self.statements(env, statements, depth)
-        lines.append(self.expr(result, env, depth))
+        bound = [(n, t) for n, t in env[len(params):]]
+        final = self.expr(result, env, depth)
+        if bound:
+            # Every binding flows into the result: nothing the function computes is dead code.
+            digest = self.fresh("digest")
+            lines.append(f"let {digest} = " + " + ".join(OBSERVE[t].format(v=n) for n, t in bound))
+            final = MIX[result].format(e=final, d=digest)
+        lines.append(final)
         header = f"let {name} " + " ".join(f"(p{k}: {t})" for k, t in enumerate(params)) + f" : {result} ="
         self.functions.append((name, params, result))
         return header + "\n" + "\n".join("    " + line for line in lines) + "\n"
+
+
+# An int that depends on a value (all of it: every element, every field, every case).
+OBSERVE = {
+    INT: "{v}", INT64: "int {v}", UINT8: "int {v}", FLOAT: "int ({v} * 16.0)", FLOAT32: "int ({v} * 16.0f)",
+    BOOL: "(if {v} then 1 else 2)",
+    FLOATS: "int (Array.fold (fun a x -> a * 3.0 + x) 0.0 {v})",
+    INTS: "Array.fold (fun a x -> a * 31 + x) 7 {v}",
+    INT_LIST: "List.fold (fun a x -> a * 31 + x) 5 {v}",
+    INT_OPTION: "(match {v} with | Some x -> x | None -> 3)",
+    PAIR: "(fst {v} + int (snd {v}))",
+    SHAPE: "(match {v} with | Circle r -> int r | Square n -> n * 3 | Rect (w, h) -> w + int h | Empty -> 11)",
+    POINT: "({v}.X + int {v}.Y)",
+}
+# A result of each type that depends on an int digest as well as on the expression.
+MIX = {
+    INT: "({e}) + {d}", INT64: "({e}) + int64 {d}", UINT8: "({e}) + uint8 {d}", FLOAT: "({e}) + float {d}",
+    FLOAT32: "({e}) + float32 {d}", BOOL: "(({e}) <> ({d} % 2 = 0))",
+    FLOATS: "Array.map (fun x -> x + float {d}) ({e})", INTS: "Array.map (fun x -> x + {d}) ({e})",
+    INT_LIST: "{d} :: ({e})", PAIR: "(match {e} with | (a, b) -> (a + {d}, b))",
+    INT_OPTION: "(match {e} with | Some x -> Some (x + {d}) | None -> Some {d})",
+}
 
 
 def program(seed: int, functions: int = 3, statements: int = 4, depth: int = 3) -> str:

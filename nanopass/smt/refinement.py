@@ -197,8 +197,10 @@ def verdict_for(pass_name: str, before: Graph, after: Graph, name: str, options:
         return verdict("counterexample", str(change))
     except Unsupported as reason:
         return _fallback(verdict, before, after, name, options, f"cannot encode: {reason}")
-    except z3.Z3Exception as error:  # terms of sorts that do not fit: an ill-typed graph
-        return _fallback(verdict, before, after, name, options, f"cannot encode: z3: {error}")
+    except (z3.Z3Exception, AttributeError, TypeError, ValueError, IndexError, KeyError) as error:
+        # Values of shapes that do not fit where they are used: a graph that is not well typed.
+        return _fallback(verdict, before, after, name, options,
+                         f"cannot encode: an ill-typed graph ({type(error).__name__}: {error})")
     return _decide(verdict, before, after, name, options, query)
 
 
