@@ -8,7 +8,9 @@ outer values) from a hypothesis draw, so that failing programs shrink.
 Each program runs on the reference interpreter at the Saturated level (the
 graph the backend compiles) and natively: the results must be identical
 (floats bit for bit, NaN equal to NaN) or both runs must fail with the same
-located diagnostic.  Float reductions are exact here: baker marks them not
+located diagnostic.  The project's shared generator
+(`nanopass.testing.programs`: several functions, calls, recursion, matches,
+unions, options, externs) runs too; what is not native there runs braided.  Float reductions are exact here: baker marks them not
 reassociable unless asked; `test_reassociated_float_sums_stay_within_tolerance`
 asks, and compares within a stated relative tolerance.
 """
@@ -24,7 +26,10 @@ from hypothesis import strategies as st
 
 from nanopass.backends import llvm
 from nanopass.diagnostics import DiagnosticError
+from nanopass.driver import to_python
 from nanopass.interpreter import run_graph
+from nanopass.testing.programs import FEATURES, same_value
+from nanopass.testing.programs import programs as shared_programs
 from nanopass.testing.strategies import Choices, DrawChoices, RandomChoices
 
 NUMERIC = ("int", "int64", "uint8", "float", "float32")
@@ -369,6 +374,17 @@ def check_against_the_interpreter(program: llvm.NativeProgram, source: str, args
         assert expected == got, source
     else:
         assert same(got[1], expected[1]), (source, expected, got)
+
+
+@settings(max_examples=PROGRAMS // 5, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(shared_programs(features=FEATURES))
+def test_programs_of_the_shared_generator_give_the_interpreters_result(generated):
+    # Calls, recursion, matches, unions, options and externs too: what is not native runs braided.
+    program = llvm.NativeProgram(generated.source, generated.externs, filename="generated.clef")
+    got = to_python(program.call(generated.entry, generated.args))
+    expected = to_python(run_graph(program.graph, generated.entry, *generated.args, externs=generated.externs))
+    assert same_value(got, expected), generated.source
 
 
 SUM = """
