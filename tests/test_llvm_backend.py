@@ -155,11 +155,14 @@ def test_a_producer_fused_into_a_kernel_is_left_to_the_kernel():
 let summed (n: int) : float list =
     let xs = Array.init n (fun i -> float i * 0.5)
     let total = xs |> Array.map (fun x -> x * x) |> Array.sum
-    [ total; float (Array.length xs) ]
+    let kept = xs |> Array.filter (fun x -> x > 1.0) |> Array.sum
+    [ total; kept; float (Array.length xs) ]
 """
     program = llvm.NativeProgram(source, filename="k.clef")
     assert "summed" not in program.plan.functions  # it returns a list: host code
-    assert program.absorbed and set(program.absorbed.values()) <= set(program.plan.kernels)
+    absorbed_kinds = sorted(program.graph.node(p).kind for p in program.absorbed)
+    assert absorbed_kinds == ["parallel_for", "parallel_for", "scan", "scatter"]  # the map; the filter's parts
+    assert set(program.absorbed.values()) <= set(program.plan.kernels)
     assert program.call("summed", (10,)) == run_graph(program.graph, "summed", 10)
 
 

@@ -234,7 +234,7 @@ class NativeProgram:
 
         table["call"] = call
         table["extent"] = extent
-        for kind in ("parallel_for", "reduce", "stencil"):
+        for kind in ("parallel_for", "reduce", "stencil", "scan", "scatter"):  # the last two: a fused filter's
             table[kind] = index_space(table[kind])
         return table
 

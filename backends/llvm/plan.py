@@ -262,7 +262,8 @@ class Plan:
             return f"operator '{op}' on {type_name}"
         if type_name == "uint8" and op == "neg":
             return "negation of a uint8"
-        return None
+        counted = node.operands[:1] if op in ("<<<", ">>>") else node.operands  # a shift count is an int
+        return self._agree([self.facts.ntype(o) for o in counted], N.SCALARS[type_name], "its operands")
 
     def _native_reason(self, node_id, node, t, callees) -> str | None:
         op = node.attr("op")
@@ -285,6 +286,11 @@ class Plan:
         if declaration.kind == "extern":
             return None if name in self.externs else f"the extern '{name}': {self.reasons.get(name)}"
         callees.add(name)
+        params = self.graph.region(declaration.regions[0]).params
+        for param, arg in zip(params, node.operands[1:]):
+            why = self._agree([self.facts.ntype(arg)], self.facts.ntype(param), f"the arguments of '{name}'")
+            if why is not None:
+                return why
         return None
 
     def _index_reason(self, node_id, node, t, callees) -> str | None:
@@ -297,7 +303,7 @@ class Plan:
         array = self.facts.ntype(node.operands[0])
         if not isinstance(array, N.Array) or array.rank != len(node.operands) - 2:
             return f"it stores into a {array}"
-        return None
+        return self._agree([self.facts.ntype(node.operands[-1])], array.elem, "the stored value")
 
     def _extent_reason(self, node_id, node, t, callees) -> str | None:
         array = self.facts.ntype(node.operands[0])
@@ -305,7 +311,43 @@ class Plan:
 
     def _reduce_reason(self, node_id, node, t, callees) -> str | None:
         source = self.facts.ntype(node.operands[0]) if node.operands[0] not in self.fused else N.Array(N.INT)
-        return None if isinstance(source, N.Array) else f"it reduces a {source}"
+        if not isinstance(source, N.Array):
+            return f"it reduces a {source}"
+        acc, element = self.graph.region(node.regions[0]).params
+        carried = [self.facts.result_ntype(node.regions[0]), self.facts.ntype(acc)]
+        return self._agree(carried + [self.facts.ntype(o) for o in node.operands[1:]], t, "its accumulator")
+
+    def _for_reason(self, node_id, node, t, callees) -> str | None:
+        return self._carried(node, node.operands[2:], node.regions[0], 1)
+
+    def _loop_reason(self, node_id, node, t, callees) -> str | None:
+        return self._carried(node, node.operands, node.regions[1], 0)
+
+    def _if_reason(self, node_id, node, t, callees) -> str | None:
+        arms = [self.facts.result_ntype(r) for r in node.regions]
+        return self._agree(arms[1:], arms[0], "its arms")
+
+    def _carried(self, node: Node, inits: tuple, body_id: int, skip: int) -> str | None:
+        """A loop's carried values: the same type going in, as body parameters and coming out."""
+        body = self.graph.region(body_id)
+        for init, param, result in zip(inits, body.params[skip:], body.results):
+            why = self._agree([self.facts.ntype(param), self.facts.ntype(result)], self.facts.ntype(init),
+                              "its carried values")
+            if why is not None:
+                return why
+        return None
+
+    @staticmethod
+    def _agree(types: list, expected: N.NType | str, what: str) -> str | None:
+        """Why ``types`` are not all ``expected`` (the types table disagrees with itself), or None."""
+        if isinstance(expected, str):
+            return expected
+        for t in types:
+            if isinstance(t, str):
+                return t
+            if t != expected:
+                return f"the types of {what} disagree ({t} and {expected})"
+        return None
 
     def _foreach_reason(self, node_id, node, t, callees) -> str | None:
         source = self.facts.ntype(node.operands[0])
