@@ -62,16 +62,19 @@ def program_source(target: int) -> tuple[str, int]:
 
 
 def best_of(repeat: int, run: Callable[[], object], prepare: Callable[[], object] | None = None) -> tuple[float, object]:
-    """The least CPU time of ``repeat`` runs of ``run`` (given ``prepare()``'s result, not timed)."""
+    """The least CPU time of ``repeat`` runs of ``run`` (given ``prepare()``'s result, not timed), and
+    that run's result."""
     best, result = math.inf, None
     for _ in range(repeat):
         argument = prepare() if prepare else None
         gc.collect()
         gc.disable()
         start = time.process_time()
-        result = run(argument) if prepare else run()
-        best = min(best, time.process_time() - start)
+        outcome = run(argument) if prepare else run()
+        elapsed = time.process_time() - start
         gc.enable()
+        if elapsed < best:
+            best, result = elapsed, outcome
     return best, result
 
 
@@ -158,7 +161,7 @@ def main() -> None:
     pipeline = default_pipeline()
     context = xdsl_context()
     rows: dict[str, list[tuple[int, float]]] = {}
-    last_timings: tuple = ()
+    passes: dict[str, list[tuple[int, float]]] = {}
     print(f"default pipeline: {pipeline}")
     for target in sizes:
         source, programs = program_source(target)
@@ -167,7 +170,8 @@ def main() -> None:
         n = live_nodes(graph)
         bare, result = best_of(repeat, lambda: pipeline.run(graph, verify_each=False))
         verified, _ = best_of(repeat, lambda: pipeline.run(graph))
-        last_timings = result.timings
+        for name, seconds in result.timings:  # the pipeline's own (wall-clock) time of each pass
+            passes.setdefault(name, []).append((n, seconds))
         xdsl_pipeline = PassPipeline((CanonicalizePass(), CommonSubexpressionElimination()))
         peer, module = best_of(repeat, lambda m: (xdsl_pipeline.apply(context, m), m)[1],
                                prepare=lambda: arith_module(n, round(n / programs)))
@@ -182,9 +186,9 @@ def main() -> None:
               flush=True)
     print()
     print(table(rows))
-    print(f"\nper pass at n={rows['nanopass default pipeline, verify off'][-1][0]}: "
-          + ", ".join(f"{name} {seconds:.3f} s" for name, seconds in last_timings))
-    print("exponent: the slope of log time against log nodes (1.0 is linear).")
+    print("\nthe pipeline's passes (their wall-clock time in the best run, verification off):\n")
+    print(table(passes))
+    print("\nexponent: the slope of log time against log nodes (1.0 is linear).")
 
 
 def table(rows: dict[str, list[tuple[int, float]]]) -> str:
