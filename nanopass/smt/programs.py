@@ -273,8 +273,10 @@ class _Writer:
         if kind == 4:
             y = self.fresh("y")
             body = self.expr(FLOAT, self.closed(env) + [(x, FLOAT), (y, FLOAT)], d)
-            return (f"(Array.map2 (fun {x} {y} -> {x} - {y} * {self.pick(['2.0', '0.5'])} + {body}) "
-                    f"{self._arg(FLOATS, env, d)} {self._arg(FLOATS, env, d)})")
+            first, j, z = self._arg(FLOATS, env, d), self.fresh("j"), self.fresh("z")
+            # The second array: as long as the first (no failure), but not equal to it.
+            second = self.pick([self._arg(FLOATS, env, d), f"(Array.mapi (fun {j} {z} -> {z} + float {j}) {first})"])
+            return f"(Array.map2 (fun {x} {y} -> {x} - {y} * {self.pick(['2.0', '0.5'])} + {body}) {first} {second})"
         return f"(Array.map (fun {x} -> float {x}) {self._arg(INTS, env, d)})"
 
     def _ints(self, env: list, d: int) -> str:
@@ -357,9 +359,9 @@ class _Writer:
                 lists = [n for n, t in env if t == INT_LIST and n not in self.mutable]
                 first, second = self.fresh(), self.fresh()
                 if lists and self.chance(50):
-                    x, source = self.fresh("x"), self.pick(lists)
-                    call = f"List.length (List.map (fun {x} -> emit {x}) {source})"
-                    lines += [f"let {first} = {call}", f"let {second} = {call}"]
+                    x, source, effect = self.fresh("x"), self.pick(lists), self.fresh("g")
+                    call = f"List.length (List.map {effect} {source})"
+                    lines += [f"let {effect} = fun {x} -> emit {x}", f"let {first} = {call}", f"let {second} = {call}"]
                     env += [(first, INT), (second, INT)]
                 elif ints:
                     a = self.pick(ints)

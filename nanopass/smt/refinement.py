@@ -9,6 +9,12 @@ and asserts the negation of refinement (Alive2's):
     source defined  and  neither side past a bound
     and ( target fails  or  target's value does not refine source's  or  the final states differ )
 
+The query is first asked with floating-point operators and products as
+uninterpreted functions (`nanopass.smt.abstraction`), which z3 decides
+without bit-blasting: ``unsat`` there is a proof, a model there is a
+candidate counterexample that the replay confirms; otherwise the precise
+query decides:
+
 * ``unsat``: ``validated``; when a bound cut runs off, the detail names it
   (``validated (loops unrolled to 8)``), and a bound that leaves no input at
   all gives ``unknown`` instead (a vacuous proof is no proof).
@@ -41,6 +47,7 @@ import z3
 from nanopass.graph import Graph
 from nanopass.pass_ import Verdict
 from nanopass.smt import effects, reductions
+from nanopass.smt.abstraction import abstract
 from nanopass.smt.encoder import Machine, Options, Program, Shared
 from nanopass.smt.host import ReplayError, describe_runtime, model_externs, refines, run_outcome, runtime_value
 from nanopass.smt.layouts import Layouts, fresh
@@ -48,6 +55,8 @@ from nanopass.smt.values import Arr, Unsupported, differs
 
 # Lengths preferred for counterexample inputs (a model may pick any length; small ones replay).
 SMALL_LENGTH = 6
+# The query with costly operators abstracted gets at most this much of the timeout.
+ABSTRACT_MS = 2000
 
 
 @attrs.frozen
@@ -206,37 +215,58 @@ def verdict_for(pass_name: str, before: Graph, after: Graph, name: str, options:
 
 def _decide(verdict: Any, before: Graph, after: Graph, name: str, options: Options, query: Query) -> Verdict:
     started = time.monotonic()
+
+    def left() -> float:
+        return options.timeout_ms - 1000 * (time.monotonic() - started)
+
     try:
         difference = query.difference()
     except Unsupported as reason:
         return _fallback(verdict, before, after, name, options, f"cannot encode: {reason}")
     pre = query.precondition()
-    result, model, why = solve(pre + [difference], options.timeout_ms)
     bounds = query.bounds
-    if result == z3.unsat:
+
+    def proved() -> Verdict:
         if bounds:
-            left = options.timeout_ms - 1000 * (time.monotonic() - started)
-            feasible, _, _ = solve(pre[1:], left)
+            feasible, _, _ = solve(pre[1:], max(1, left()))
             if feasible == z3.unsat:
                 return _fallback(verdict, before, after, name, options,
                                  f"the bounds ({', '.join(bounds)}) leave no input to check")
             return verdict("validated", f"({', '.join(bounds)})")
         return verdict("validated")
+
+    # First with floating-point operators and products as uninterpreted functions: cheap, and its
+    # proof holds for the real operators; its model is a candidate the replay confirms or not.
+    abstracted, changed = abstract(pre + [difference])
+    if changed:
+        result, model, _ = solve(abstracted, min(ABSTRACT_MS, options.timeout_ms // 4))
+        if result == z3.unsat:
+            return proved()
+        if result == z3.sat:
+            shown = _replayed(before, after, name, query, model)
+            if isinstance(shown, str):
+                return verdict("counterexample", shown)
+    result, model, why = solve(pre + [difference], max(1, left()))
+    if result == z3.unsat:
+        return proved()
     if result == z3.unknown:
         return _fallback(verdict, before, after, name, options, f"z3: {why or 'unknown'}")
-    left = options.timeout_ms - 1000 * (time.monotonic() - started)
-    small, small_model, _ = solve(pre + [difference] + small_inputs(query), max(1, min(left, 2000)))
-    if small == z3.sat:
-        model = small_model
-    try:
-        shown = replay(before, after, name, query, model)
-    except (ReplayError, Unsupported) as reason:
-        return _fallback(verdict, before, after, name, options, f"z3 found a difference that cannot be replayed: "
-                                                                f"{reason}")
+    small, small_model, _ = solve(pre + [difference] + small_inputs(query), max(1, min(left(), 2000)))
+    shown = _replayed(before, after, name, query, small_model if small == z3.sat else model)
+    if isinstance(shown, str):
+        return verdict("counterexample", shown)
     if shown is None:
         return _fallback(verdict, before, after, name, options,
                          "z3 found a difference the interpreter does not show (an abstraction)")
-    return verdict("counterexample", shown)
+    return _fallback(verdict, before, after, name, options, f"z3 found a difference that cannot be replayed: {shown[0]}")
+
+
+def _replayed(before: Graph, after: Graph, name: str, query: Query, model: z3.ModelRef) -> str | tuple | None:
+    """The replay's description of a difference; None when it shows none; (reason,) when it cannot run."""
+    try:
+        return replay(before, after, name, query, model)
+    except (ReplayError, Unsupported) as reason:
+        return (str(reason),)
 
 
 def replay(before: Graph, after: Graph, name: str, query: Query, model: z3.ModelRef) -> str | None:
