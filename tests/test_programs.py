@@ -252,7 +252,7 @@ def test_same_value_treats_nan_and_signed_zero_exactly():
 def smallest(construct: str, **options) -> GeneratedProgram:
     """The program hypothesis shrinks to among those whose text has ``construct``."""
     found = find(programs(**options), lambda p: construct in p.source,
-                 settings=settings(max_examples=1000, deadline=None, database=None))
+                 settings=settings(max_examples=1000, deadline=None, database=None, derandomize=True))
     run(found)
     return found
 
@@ -263,14 +263,6 @@ def test_a_failure_shrinks_to_a_small_program():
     # The entry, the counter, the loop and its step, the result: nothing else is left.
     assert len(lines) == 5 and lines[0].startswith("let main") and lines[2].lstrip().startswith("while"), \
         found.source
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("construct", ["Array.map2", "match", "Array.fold", "U0", "R0"])
-def test_failures_shrink_to_small_programs(construct):
-    found = smallest(construct)
-    lines = [line for line in found.source.splitlines() if line.strip()]
-    assert len(lines) <= 6, found.source
 
 
 def test_a_module_of_programs_runs_each_as_it_runs_alone():
