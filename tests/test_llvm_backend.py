@@ -285,6 +285,30 @@ let f (xs: int[]) (d: int) (e: int) : int[] =
     assert failure(lambda: program.call("f", (xs, 1, 3))) == failure(lambda: run_graph(program.graph, "f", xs, 1, 3))
 
 
+
+def test_a_fused_inits_negative_count_is_reported_before_its_reducers_empty_check():
+    source = """
+let f (xs: float[]) (n: int) : int[] =
+    xs |> Array.map (fun x -> Array.reduce max (Array.init n (fun i -> i)))
+"""
+    program = llvm.NativeProgram(source, filename="f.clef")
+    xs = np.zeros(1)
+    expected = failure(lambda: run_graph(program.graph, "f", xs, -1))
+    assert "'Array.init' of a negative count -1" in expected[2]
+    assert failure(lambda: program.call("f", (xs, -1))) == expected
+
+
+def test_a_kernel_reads_the_count_of_a_producer_fused_into_it():
+    source = """
+let f (n: int) : uint8[] =
+    let host = List.length [n; n]  // a list keeps f on the host; the map below is a kernel
+    Array.map (fun x -> uint8 host) (Array.init 1 (fun j -> 0))
+"""
+    program = llvm.NativeProgram(source, filename="f.clef")
+    assert "f" not in program.plan.functions and program.plan.kernels
+    assert same(program.call("f", (0,)), run_graph(program.graph, "f", 0))
+
+
 # -- cores ---------------------------------------------------------------------------------------------------
 def test_a_parallel_run_gives_the_serial_and_interpreted_result():
     source = KERNELS.read_text()

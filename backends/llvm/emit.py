@@ -1027,11 +1027,11 @@ class FunctionEmitter:
         b = self.b
         n = self.reduce_count(nid, node)
         masked = self.plan.masked(nid)
-        if len(node.operands) == 1 and masked is None:  # a filter's emptiness is known after its loop
-            self.require(b.icmp_signed(">", n, const_int(I64, 0)), Fault.EMPTY, nid)
-        for producer in self.plan.absorbed(nid):
+        for producer in self.plan.absorbed(nid):  # the producers' own checks come first, as unfused
             if self.g.node(producer).kind == "parallel_for":
                 self._producer_count(producer)
+        if len(node.operands) == 1 and masked is None:  # a filter's emptiness is known after its loop
+            self.require(b.icmp_signed(">", n, const_int(I64, 0)), Fault.EMPTY, nid)
         acc_t = self.facts.ntype(nid)
         slot = self.alloca(N.memory_type(acc_t))
         self.run_index_space(nid, b.bitcast(slot, BYTE_PTR), n, slot)

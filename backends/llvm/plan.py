@@ -469,7 +469,8 @@ class Plan:
                 node = self.graph.node(node_id)
                 reads = list(node.operands)
                 if node.kind == "index" and node.operands[0] in self.fused:
-                    reads = reads[1:]
+                    count = self.graph.node(node.operands[0]).operands[0]  # read by the producer's count check
+                    reads = reads[1:] + ([count] if self.graph.node(count).kind != "extent" else [])
                 if node.kind == "extent" and node.operands[0] in self.fused:
                     reads = [self.graph.node(node.operands[0]).operands[0]]
                 if node.kind == "call" and self.graph.node(node.operands[0]).kind == "ref":
