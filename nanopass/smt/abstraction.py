@@ -41,6 +41,9 @@ class Abstraction:
 
     def __init__(self) -> None:
         self._done: dict[int, z3.ExprRef] = {}
+        # z3 reuses the id of a freed term; holding every rewritten term keeps the ids in `_done` meaning it
+        # (a binder's instantiated body is a temporary).
+        self._held: list[z3.ExprRef] = []
         self._functions: dict[tuple, z3.FuncDeclRef] = {}
         self.changed = False
 
@@ -61,6 +64,7 @@ class Abstraction:
             key = node.get_id()
             if key in self._done:
                 continue
+            self._held.append(node)
             if z3.is_quantifier(node):
                 self._done[key] = self._binder(node)
                 continue
