@@ -60,6 +60,7 @@ from nanopass.passes.flowloss_algebra import (
     INF, ZERO, Figure, Range, add, is_zero, mul, norm, number, point, r_hull, show, smax, smin, tidy)
 from nanopass.passes.flowloss_domain import ArrayV, Entry, ListV, Scalar, State, Unknown
 from nanopass.passes.flowloss_interp import Interpreter, Reason, Unsupported
+from nanopass.passes.flowloss_regions import TABLE as REGIONS_TABLE, RegionFlow, RegionRecorder
 
 Sizes = Mapping[str, tuple[int, ...]]
 Values = Mapping[str, int]
@@ -77,17 +78,6 @@ class SerializationPoint:
     ops: Figure | None  # independent operations sequenced per run; None when unbounded
     line: int
     node: int
-
-
-@attrs.frozen
-class RegionFlow:
-    """The work of one region of a function's own body (an index space, a loop, a reduction, a branch)."""
-
-    site: str
-    line: int
-    kind: str
-    work_lo: Figure
-    work_hi: Figure
 
 
 @attrs.frozen
@@ -247,6 +237,7 @@ class FunctionAnalysis:
         self.names = list(self.decl.attr("params") or ())
         self.types = parameter_types(graph, decl_id)
         self.dims = size_symbols(self.names, self.types, sizes)
+        self.recorder = RegionRecorder(graph, decl_id, _element_bytes)
 
     def run(self) -> FunctionFlow:
         written, returned = self._run(reassociate=False)
@@ -268,14 +259,15 @@ class FunctionAnalysis:
         return FunctionFlow(
             name=self.name, params=params, work=work, span=span, span_reassociated=_tidy(span_tree),
             parallelism=parallelism(figures), serialization_points=self._points(written),
-            regions=self._regions(written), memory=self._memory(returned), reasons=tuple(reasons),
+            regions=self._regions(), memory=self._memory(returned), reasons=tuple(reasons),
             outcomes=figures, symbols=tuple(symbols))
 
     def _run(self, reassociate: bool) -> tuple[Interpreter, list[tuple[State, Any]]]:
         return run_with_big_stack(self._run_here, reassociate)
 
     def _run_here(self, reassociate: bool) -> tuple[Interpreter, list[tuple[State, Any]]]:
-        interp = Interpreter(self.graph, reassociate=reassociate)
+        # the regions are measured as written (the reassociated run reads the span of the whole only)
+        interp = Interpreter(self.graph, reassociate=reassociate, regions=None if reassociate else self.recorder)
         heap: dict = {}
         args = [self._parameter(heap, n, t) for n, t in zip(self.names, self.types)]
         st = State({}, ZERO, ZERO, ZERO, heap)
@@ -325,12 +317,27 @@ class FunctionAnalysis:
             found.append(SerializationPoint(label, ops, line, node_id))
         return tuple(sorted(found, key=lambda p: (p.line, p.site)))
 
-    def _regions(self, interp: Interpreter) -> tuple[RegionFlow, ...]:
+    def _regions(self) -> tuple[RegionFlow, ...]:
+        """The figures of each region of the function's own body that holds work, each taken on its own."""
+        recorder = self.recorder
+        sizes = frozenset(v for v in self.dims.values() if isinstance(v, sp.Symbol)) | frozenset(
+            sp.Symbol(n, integer=True, nonnegative=True) for n, t in zip(self.names, self.types)
+            if _is_int(t) and n not in self.values)
         found = []
-        for node_id, work in interp.region_work.items():
+        for region, node_id in recorder.owner.items():
+            if not recorder.holds_work(region):
+                continue
+            figures = tuple(recorder.figures(region, sizes))
+            node = self.graph.node(node_id)
             label, line = site_label(self.graph, node_id, self.sites)
-            found.append(RegionFlow(label, line, self.graph.node(node_id).kind, tidy(work.lo), tidy(work.hi)))
-        return tuple(sorted(found, key=lambda r: r.line))
+            if node.kind == "if":  # an arm: named by the branch, on the line its body starts
+                label += " then" if node.regions[0] == region else " else"
+                body = self.graph.region(region).body
+                line = self.graph.node(body[0]).span.line if body else line
+            found.append(RegionFlow.of(region, node_id, label, line, node.kind, r_hull(*(w for w, _ in figures)),
+                                       r_hull(*(s for _, s in figures)), parallelism(figures),
+                                       recorder.moved.get(region, 0)))
+        return tuple(sorted(found, key=lambda r: (r.line, r.region)))
 
     # -- the memory axis -----------------------------------------------------------------------------
     def _memory(self, returned: list[tuple[State, Any]]) -> MemoryAxis:
@@ -650,4 +657,6 @@ class FlowLoss(Analysis):
         ctx.stat("functions analysed", len(flows))
         ctx.stat("unbounded figures", sum(1 for f in flows.values() for r in (f.work, f.span) if r.hi is INF))
         by_name = {decl.attr("name"): decl_id for decl_id, decl in graph.top_level()}
-        return {"flowloss": {by_name[name]: flow for name, flow in flows.items()}}
+        regions = {r.region: r for flow in flows.values() for r in flow.regions}
+        ctx.stat("regions measured", len(regions))
+        return {"flowloss": {by_name[name]: flow for name, flow in flows.items()}, REGIONS_TABLE: regions}

@@ -361,3 +361,54 @@ def show(x: Figure) -> str:
     if type(x) is int:
         return str(x)
     return _PRINTER.doprint(x)
+
+
+# -- plain form -------------------------------------------------------------------------------------
+# A figure as plain data (int, str, None, tuples), for annotation tables the psg text holds: an int is
+# itself, an unbounded end None, a formula a tree of (operator, operands...) over the few operators
+# figures use.  Reading a tree back builds only these; it never evaluates text.
+_OPERATORS = {"Add": sp.Add, "Mul": sp.Mul, "Pow": sp.Pow, "Max": sp.Max, "Min": sp.Min, "Mod": sp.Mod}
+_FUNCTIONS = {"floor": sp.floor, "CeilLog2": CeilLog2}
+_ASSUMPTIONS = ("integer", "nonnegative", "positive")
+
+
+class NotAFigure(ValueError):
+    """A plain tree that no figure prints as."""
+
+
+def plain_figure(x: Figure) -> Any:
+    """A figure as plain data (see `figure_of` for the way back)."""
+    x = norm(x)
+    if type(x) is int:
+        return x
+    if x is INF:
+        return None
+    if isinstance(x, sp.Rational):
+        return ("Rational", int(x.p), int(x.q))
+    if isinstance(x, sp.Symbol):
+        return ("Symbol", x.name, tuple(a for a in _ASSUMPTIONS if x.assumptions0.get(a)))
+    name = type(x).__name__
+    if name in _OPERATORS or name in _FUNCTIONS:
+        return (name, *(plain_figure(a) for a in x.args))
+    raise NotAFigure(f"{x!r} is not a figure")
+
+
+def figure_of(data: Any) -> Figure:
+    """The figure a plain tree of `plain_figure` stands for."""
+    if data is None:
+        return INF
+    if type(data) is int:
+        return data
+    if not isinstance(data, tuple) or not data or not isinstance(data[0], str):
+        raise NotAFigure(f"{data!r} is not the plain form of a figure")
+    head, args = data[0], data[1:]
+    if head == "Rational" and len(args) == 2 and all(type(a) is int for a in args):
+        return sp.Rational(*args)
+    if head == "Symbol" and len(args) == 2 and isinstance(args[0], str):
+        return sp.Symbol(args[0], **{a: True for a in args[1] if a in _ASSUMPTIONS})
+    operands = [sp.sympify(figure_of(a)) for a in args]
+    if head in _OPERATORS:
+        return norm(_OPERATORS[head](*operands, evaluate=False))
+    if head in _FUNCTIONS:
+        return norm(_FUNCTIONS[head](*operands))
+    raise NotAFigure(f"{head!r} is not an operator of figures")

@@ -78,8 +78,6 @@ HIGHER_ORDER = frozenset({"Array.map", "Array.mapi", "Array.map2", "Array.filter
                           "List.map", "List.filter", "List.fold", "List.collect", "Seq.windowed", "Seq.map",
                           "Seq.sum"})
 SUMS = frozenset({"Array.sum", "Seq.sum"})
-# Kinds whose regions run where they stand (a closure's run where it is called).
-RUN_HERE = frozenset({"parallel_for", "stencil", "reduce", "for", "foreach", "loop", "if"})
 
 
 @attrs.frozen(slots=True)
@@ -103,8 +101,9 @@ class Interpreter(LoopRules):
     MAX_STATES_KEPT = MAX_STATES
     SUMS = SUMS
 
-    def __init__(self, graph: Graph, reassociate: bool = False):
+    def __init__(self, graph: Graph, reassociate: bool = False, regions: Any = None):
         self.graph = graph
+        self.regions = regions  # a flowloss_regions.RegionRecorder measuring the entry's regions, or None
         self.types = graph.annotation("types")
         self.reassociate = reassociate
         self.decls: dict[str, tuple[int, Node]] = {
@@ -119,7 +118,6 @@ class Interpreter(LoopRules):
         self.multipliers: list[Figure] = [1]
         self.reasons: list[Reason] = []
         self.points: dict[tuple, Point] = {}
-        self.region_work: dict[int, Range] = {}  # node id -> the work of a region of the entry's own body
         self.reductions = 0
         self.globals: dict[str, tuple[Any, Range, Range]] = {}
         self.costly_globals: dict[str, tuple[Figure, Figure]] = {}
@@ -203,19 +201,15 @@ class Interpreter(LoopRules):
         for node_id in region.body:
             node = self.graph.node(node_id)
             handler = getattr(self, "k_" + node.kind, None)
-            tracked = node.kind in RUN_HERE and len(self.stack) == 1 and not self.loops  # a region of the entry
+            measured = self.regions is not None and self.regions.tracks(self, node_id, node)
             out: list[State] = []
             for s in states:
-                before = s.work
+                if measured:
+                    self.regions.measure(self, node_id, node, s)
                 if handler is None:
                     found = self.outside(node_id, node, s, f"'{node.kind}' is outside the static model")
                 else:
                     found = handler(node_id, node, s)
-                if tracked:
-                    for o in found:
-                        delta = Range(sub(o.work.lo, before.lo), sub(o.work.hi, before.hi))
-                        known = self.region_work.get(node_id)
-                        self.region_work[node_id] = r_hull(known, delta) if known is not None else delta
                 out.extend(found)
             states = cap(out)
             if not states:
