@@ -17,12 +17,20 @@ FLOW_LOSS.md's block, `to_json` for programs, in the issue's contract:
 
 A figure is an int when every size is given, a formula string (``"3n"``)
 when it is symbolic, and ``null`` for an unbounded end; parallelism is a
-float.  ``flow_loss`` also holds ``regions`` (the work of each region of
-the function's own body), ``reasons`` (why an end is unbounded or not
-exact) and ``brent`` (the bound on this machine's cores); an ``ops`` is a
-formula string when symbolic.  The program is analysed as written
-(elaborate and baker only): the oracle runs the program as written, dead
-code included.
+float.  ``flow_loss`` also holds ``reasons`` (why an end is unbounded or not
+exact), ``brent`` (the bound on this machine's cores) and ``regions``: each
+region of the function's own body that holds work, taken on its own
+(`nanopass.passes.flowloss_regions`), with its substrate fit and Brent bound:
+
+    "regions": [{"region": int, "site": str, "line": int, "kind": str, "work": [lo, hi],
+                 "span": [lo, hi], "parallelism": [lo, hi], "bytes": figure,
+                 "substrates": {...}, "brent": {...}}]
+
+an ``ops`` is a formula string when symbolic.  The program is analysed as
+written (elaborate and baker only, then coeffects and color for the
+strands; `build` takes another pipeline, e.g. one ending in the LLVM
+backend's ``fuse``, whose table the memory axis then reads): the oracle
+runs the program as written, dead code included.
 """
 
 from __future__ import annotations
@@ -41,12 +49,21 @@ LABEL_WIDTH = 20
 
 
 @attrs.frozen
+class RegionReport:
+    flow: Any  # flowloss_regions.RegionFlow
+    strand: str
+    substrates: list
+    brent: Any
+
+
+@attrs.frozen
 class FunctionReport:
     flow: Any  # FunctionFlow
     strand: str
     coeffects: Any  # a coeffects Requirement, or None
     substrates: list
     brent: Any
+    regions: list = attrs.field(factory=list)  # RegionReport, one per region of flow.regions
 
 
 @attrs.frozen
@@ -57,17 +74,19 @@ class Report:
 
 
 def build(clef: Graph, sizes: Mapping[str, tuple[int, ...]] | None = None,
-          values: Mapping[str, int] | None = None) -> Report:
-    """The report of a parsed Clef program at the sizes and values given."""
+          values: Mapping[str, int] | None = None, pipeline: str = REPORT_PIPELINE) -> Report:
+    """The report of a parsed Clef program at the sizes and values given, after ``pipeline`` (which must
+    leave the program Saturated)."""
     from nanopass.passes.deadlock import Deadlock, check_deadlock
     from nanopass.passes.flowloss import analyze, source_sites
-    from nanopass.passes.substrates import fit
+    from nanopass.passes.substrates import fit, fit_region
     from nanopass.pipeline import Pipeline
 
-    result = Pipeline.parse(REPORT_PIPELINE).run(clef)
+    result = Pipeline.parse(pipeline).run(clef)
     saturated = result.graph
     flows = analyze(saturated, sizes or {}, values or {}, source_sites(clef))
     strands = saturated.annotation("strand")
+    colors = saturated.annotation("color")
     needs = saturated.annotation("coeffects")
     by_name = {decl.attr("name"): decl_id for decl_id, decl in saturated.top_level()}
     functions = []
@@ -75,7 +94,11 @@ def build(clef: Graph, sizes: Mapping[str, tuple[int, ...]] | None = None,
         decl_id = by_name[name]
         strand = strands.get(decl_id, "unknown")
         substrates, brent = fit(flow, strand)
-        functions.append(FunctionReport(flow, strand, needs.get(decl_id), substrates, brent))
+        regions = []
+        for region in flow.regions:
+            color = colors.get(region.region, "unknown")
+            regions.append(RegionReport(region, color, *fit_region(region, color)))
+        functions.append(FunctionReport(flow, strand, needs.get(decl_id), substrates, brent, regions))
     deadlock = check_deadlock(clef)
     diagnostics = list(result.diagnostics)
     diagnostics += [site.diagnostic(Deadlock().timeout_s) for site in deadlock.dynamic_sites]
@@ -148,16 +171,54 @@ def function_text(report: FunctionReport) -> list[str]:
     lines.append(_label("strand") + f"{report.strand}; needs {coeffects}")
     fits = ", ".join(str(f) for f in report.substrates)
     lines.append(_label("substrates") + fits)
-    brent = report.brent
-    if brent.time is INF:
-        lines.append(_label("brent bound") + f"T_{brent.cores} unbounded")
-    else:
-        speedup = f" (speed-up at least {brent.speedup}x)" if brent.speedup is not None else ""
-        lines.append(_label("brent bound") + f"T_{brent.cores} <= {show(brent.time)} ops on {brent.cores} "
-                     f"cores{speedup}")
+    lines.append(_label("brent bound") + brent_text(report.brent))
+    lines.extend(regions_text(report.regions))
     for reason in flow.reasons:
         lines.append(_label("note") + f"{reason.message} (line {reason.span.line})")
     return lines
+
+
+def brent_text(brent: Any) -> str:
+    if brent.time is INF:
+        return f"T_{brent.cores} unbounded"
+    speedup = f" (speed-up at least {brent.speedup}x)" if brent.speedup is not None else ""
+    return f"T_{brent.cores} <= {show(brent.time)} ops on {brent.cores} cores{speedup}"
+
+
+REGION_COLUMNS = ("region", "what", "line", "work", "span", "parallelism")
+
+
+def regions_text(regions: list[RegionReport]) -> list[str]:
+    """A table of the regions, one row each, with a parallel region's substrate fit and Brent bound under it."""
+    if not regions:
+        return []
+    rows = [REGION_COLUMNS]
+    for r in regions:
+        flow = r.flow
+        rows.append((f"#{flow.region}", flow.site, str(flow.line), figure_text(flow.work), figure_text(flow.span),
+                     ratio_text(flow.parallelism)))
+    widths = [max(len(row[k]) for row in rows) for k in range(len(REGION_COLUMNS))]
+    lines = ["  regions"]
+    indent = " " * (4 + widths[0] + 2)
+    for k, row in enumerate(rows):
+        cells = [cell.rjust(w) if j in (2, 3, 4, 5) else cell.ljust(w) for j, (cell, w) in enumerate(zip(row, widths))]
+        lines.append(("    " + "  ".join(cells)).rstrip())
+        region = regions[k - 1] if k else None
+        if region is not None and _parallel(region.flow.parallelism):
+            lines.append(indent + "substrates   " + ", ".join(str(f) for f in region.substrates))
+            lines.append(indent + "brent bound  " + brent_text(region.brent))
+    return lines
+
+
+def _parallel(p: Range) -> bool:
+    """Whether a region may run more than one operation at a time (then its substrate fit is worth lines):
+    its parallelism may exceed 1, or depends on the sizes."""
+    if p.hi is INF:
+        return True
+    try:
+        return float(p.hi) > 1
+    except TypeError:
+        return True
 
 
 def text(report: Report) -> str:
@@ -235,12 +296,20 @@ def function_json(report: FunctionReport) -> dict[str, Any]:
                                       "line": p.line} for p in flow.serialization_points],
             "memory": memory_json(flow.memory),
             "substrates": {f.substrate: f.to_json() for f in report.substrates},
-            "regions": [{"site": r.site, "line": r.line, "kind": r.kind, "work": [plain(r.work_lo), plain(r.work_hi)]}
-                        for r in flow.regions],
+            "regions": [region_json(r) for r in report.regions],
             "brent": report.brent.to_json(),
             "reasons": [{"line": r.span.line, "col": r.span.col, "reason": r.message} for r in flow.reasons],
         },
     }
+
+
+def region_json(report: RegionReport) -> dict[str, Any]:
+    r = report.flow
+    return {"region": r.region, "site": r.site, "line": r.line, "kind": r.kind, "strand": report.strand,
+            "work": [plain(r.work.lo), plain(r.work.hi)], "span": [plain(r.span.lo), plain(r.span.hi)],
+            "parallelism": [plain_ratio(r.parallelism.lo), plain_ratio(r.parallelism.hi)],
+            "bytes": plain(r.moved), "substrates": {f.substrate: f.to_json() for f in report.substrates},
+            "brent": report.brent.to_json()}
 
 
 def diagnostic_json(d: Diagnostic) -> dict[str, Any]:

@@ -1,10 +1,13 @@
-"""Substrates: how much of a function's parallelism each kind of hardware can take, and the Brent bound.
+"""Substrates: how much of a function's or a region's parallelism each kind of hardware can take, and Brent.
 
-Its one concern is the machine model: per function (a region of the report)
-and per substrate, the share of P = W / S the substrate can take and the
-constraint that bounds it, read off the flow-loss figures
-(`nanopass.passes.flowloss`), the function's strand (``color``: dense,
-irregular, streaming, control) and its memory axis.
+Its one concern is the machine model: per function, per region of it that
+holds work (`nanopass.passes.flowloss_regions`), and per substrate, the
+share of P = W / S the substrate can take and the constraint that bounds
+it, read off the flow-loss figures (`nanopass.passes.flowloss`), the strand
+(``color``: dense, irregular, streaming, control; a function's from the
+``strand`` table, a region's from the ``color`` table) and the bytes moved
+(a function's memory axis; the arrays a region reads and makes).  Both are
+read as a `Shape`.
 
 The machine model's constants are `MachineModel`'s fields, with where each
 comes from (this machine's, read at import, or a documented part):
@@ -24,20 +27,22 @@ comes from (this machine's, read at import, or a documented part):
   need bounded loops and fixed shapes.
 
 For each substrate the *width* it takes is ``min(P_hi, capacity)``, the
-parallel width the substrate offers, cut by what the function's shape
-forbids: divergence on SIMD, GPU and NPU lanes (a branch on data makes the
-lanes of a group run both arms: the width is scaled by the cheapest over the
-dearest path, W_lo / W_hi), rectangularity on the NPU (a width-dense strand
-with exact work), static control on the CGRA and FPGA (bounded work, not a
-control strand), and memory bandwidth: a function whose working set moves
-``B`` bytes for ``W`` operations keeps ``bandwidth * W / B / clock`` lanes
-busy (the cache's bandwidth, 200e9 bytes/s, when the working set stays
-resident; DRAM's otherwise).  The *share* is width / P_hi; ``bound`` names
-the constraint that set it.
+parallel width the substrate offers, cut by what the shape forbids:
+divergence on SIMD, GPU and NPU lanes (a branch on data makes the lanes of a
+group run both arms: the width is scaled by the cheapest over the dearest
+path, W_lo / W_hi), rectangularity on the NPU (a width-dense strand with
+exact work), static control on the CGRA and FPGA (bounded work, not a
+control strand), and memory bandwidth: a function or region whose working
+set moves ``B`` bytes for ``W`` operations keeps ``bandwidth * W / B /
+clock`` lanes busy (the cache's bandwidth, 200e9 bytes/s, when the working
+set stays resident; DRAM's otherwise).  The *share* is width / P_hi;
+``bound`` names the constraint that set it.
 
 The Brent prediction of the time on p cores is ``T_p <= W / p + S``
 (operations, at the high ends), for this machine's ``cores``, with the
-speed-up it guarantees, ``W / (W/p + S)`` at its least over the intervals.
+speed-up it guarantees, ``W / (W/p + S)`` at its least over the intervals;
+for a region, with the region's own W and S (the time of the region run as
+a kernel of its own).
 """
 
 from __future__ import annotations
@@ -48,7 +53,7 @@ from typing import Any
 
 import attrs
 
-from nanopass.passes.flowloss_algebra import INF, Figure, add, number, show
+from nanopass.passes.flowloss_algebra import INF, Figure, Range, add, number, show
 
 
 def _simd_lanes() -> int:
@@ -170,29 +175,64 @@ def _substrates(machine: MachineModel, resident: bool) -> list[_Substrate]:
     ]
 
 
+@attrs.frozen
+class Shape:
+    """What substrate fit reads off a function or a region: its figures, its strand, the bytes it moves."""
+
+    noun: str  # "function" or "region", for the bounds' wording
+    work: Range
+    span: Range
+    parallelism: Range
+    moved: Figure  # bytes of its working set
+    resident: bool | None  # whether they stay in the cache (None: it depends on the sizes)
+    strand: str | None
+
+
+def function_shape(flow: Any, strand: str | None) -> Shape:
+    memory = flow.memory
+    return Shape("function", flow.work, flow.span, flow.parallelism, memory.working_set, memory.resident, strand)
+
+
+def region_shape(region: Any, strand: str | None, cache_bytes: int) -> Shape:
+    moved = region.moved
+    size = None if moved is INF else number(moved)
+    return Shape("region", region.work, region.span, region.parallelism, moved,
+                 None if size is None else size <= cache_bytes, strand)
+
+
 def fit(flow: Any, strand: str | None, machine: MachineModel = MACHINE) -> tuple[list[SubstrateFit], Brent]:
     """Each substrate's share of the function's parallelism and what bounds it; the Brent bound on its cores."""
-    p = _float(flow.parallelism.hi)
-    w_lo, w_hi = _float(flow.work.lo), _float(flow.work.hi)
-    branchy = strand == "width-irregular" or not flow.work.exact
+    return fit_shape(function_shape(flow, strand), machine)
+
+
+def fit_region(region: Any, strand: str | None, machine: MachineModel = MACHINE) -> tuple[list[SubstrateFit], Brent]:
+    """The same for one region (a `flowloss_regions.RegionFlow`), with its own W, S and bytes moved."""
+    return fit_shape(region_shape(region, strand, machine.cache_bytes), machine)
+
+
+def fit_shape(shape: Shape, machine: MachineModel = MACHINE) -> tuple[list[SubstrateFit], Brent]:
+    strand = shape.strand
+    p = _float(shape.parallelism.hi)
+    w_lo, w_hi = _float(shape.work.lo), _float(shape.work.hi)
+    branchy = strand == "width-irregular" or not shape.work.exact
     divergence = (w_lo / w_hi) if branchy and w_lo is not None and w_hi else 1.0
-    moved = _float(flow.memory.working_set)
+    moved = _float(shape.moved)
     intensity = (w_hi / moved) if w_hi and moved else None  # operations per byte
     results = []
-    for sub in _substrates(machine, flow.memory.resident is True):
-        if sub.needs == "rectangular" and (strand != "width-dense" or not flow.work.exact):
+    for sub in _substrates(machine, shape.resident is True):
+        if sub.needs == "rectangular" and (strand != "width-dense" or not shape.work.exact):
             results.append(SubstrateFit(sub.name, sub.capacity, 0.0, 0.0,
                                         "not a rectangular, branch-free index space (tiles need one)"))
             continue
-        if sub.needs == "static" and (strand == "control" or flow.work.hi is INF):
+        if sub.needs == "static" and (strand == "control" or shape.work.hi is INF):
             results.append(SubstrateFit(sub.name, sub.capacity, 0.0, 0.0, "data-dependent control: no static "
                                                                             "schedule"))
             continue
         if p is None:
-            why = "unbounded work" if flow.work.hi is INF else "the parallelism depends on the sizes"
+            why = "unbounded work" if shape.work.hi is INF else "the parallelism depends on the sizes"
             results.append(SubstrateFit(sub.name, sub.capacity, None, None, why))
             continue
-        width, bound = (p, "the function's parallelism") if p <= sub.capacity else (
+        width, bound = (p, f"the {shape.noun}'s parallelism") if p <= sub.capacity else (
             float(sub.capacity), f"{sub.capacity} {sub.unit}")
         if sub.divergence and divergence < 1.0:
             width, bound = width * divergence, f"{bound}; branch divergence (cheapest over dearest path)"
@@ -201,11 +241,12 @@ def fit(flow: Any, strand: str | None, machine: MachineModel = MACHINE) -> tuple
             if fed < width:
                 width, bound = max(fed, 1.0), "memory bandwidth"
         results.append(SubstrateFit(sub.name, sub.capacity, width, width / p if p else 0.0, bound))
-    return results, brent(flow, machine.cores)
+    return results, brent(shape, machine.cores)
 
 
 def brent(flow: Any, cores: int) -> Brent:
-    """T_p <= W / p + S (operations); the speed-up it guarantees, W_lo / T_p, when the figures are numbers."""
+    """T_p <= W / p + S (operations) for anything with ``work`` and ``span`` (a function's flow, a region,
+    a `Shape`); the speed-up it guarantees, W_lo / T_p, when the figures are numbers."""
     w_hi, s_hi = flow.work.hi, flow.span.hi
     if w_hi is INF or s_hi is INF:
         return Brent(cores, INF, None)
