@@ -231,13 +231,13 @@ def _clef_source(path: str):
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from nanopass.report import build, text, to_json
+    from nanopass.report import REPORT_PIPELINE, build, text, to_json
 
     sizes = parse_assignments(args.size or (), "--size", True)
     values = parse_assignments(args.value or (), "--value", False)
     graph = _clef_source(args.file)
     _check_names(graph, sizes, values, args.size or (), args.value or ())
-    report = build(graph, sizes, values)
+    report = build(graph, sizes, values, args.pipeline or REPORT_PIPELINE)
     if args.json:
         print(json.dumps(to_json(report), indent=2))
     else:
@@ -321,6 +321,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the length (N) or shape (NxM) of an array or list parameter; repeatable")
     p.add_argument("--value", action="append", metavar="NAME=V", help="the value of an int parameter; repeatable")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.add_argument("--pipeline", help="the passes that saturate the program (default: "
+                   "'elaborate,baker,coeffects,color'; add 'fuse' for the LLVM backend's fusion)")
     p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("dot", help="draw the saturated graph: strands, crossings, critical path")

@@ -58,8 +58,13 @@ def _convert_option(pass_cls: type[Pass], field: attrs.Attribute, raw: str, text
         ) from None
 
 
-def _load_pass_registry() -> None:
-    """Discover the bundled passes on first use of a name not yet registered.
+# Modules outside nanopass.passes that register passes (a backend's own analyses), looked in last.
+BACKEND_PASS_MODULES = ("nanopass.backends.llvm.fusion",)
+
+
+def _load_pass_registry(name: str) -> None:
+    """Discover the bundled passes on first use of a name not yet registered: the passes layer, then,
+    for a name still unknown, the backends' pass modules (one that cannot be imported is skipped).
 
     The core never imports the passes layer at module level; this runtime
     discovery is what an entry-point plugin lookup would be.
@@ -67,6 +72,13 @@ def _load_pass_registry() -> None:
     import importlib
 
     importlib.import_module("nanopass.passes")
+    for module in BACKEND_PASS_MODULES:
+        if name in PASSES:
+            return
+        try:
+            importlib.import_module(module)
+        except ImportError:
+            continue
 
 
 def _level_of(graph: Graph):
@@ -149,7 +161,7 @@ class Pipeline:
     def _build_pass(text: str, spec: lark.Tree) -> Pass:
         name_tok = spec.children[0]
         if str(name_tok) not in PASSES:
-            _load_pass_registry()
+            _load_pass_registry(str(name_tok))
         pass_cls = PASSES.get(str(name_tok))
         if pass_cls is None:
             known = ", ".join(sorted(PASSES)) or "none registered"

@@ -164,6 +164,8 @@ def function_text(report: FunctionReport) -> list[str]:
         for point, text in zip(flow.serialization_points, texts):
             lines.append(f"    {point.site.ljust(width)}{text.ljust(ops_width)}   line {point.line}")
     lines.append(_label("memory movement") + flow.memory.summary())
+    if flow.memory.intermediates:
+        lines.append(_label("intermediates") + intermediates_text(flow.memory))
     if flow.span_reassociated != flow.span:
         lines.append(_label("reassociated") + f"critical path {figure_text(flow.span_reassociated)} "
                      "(reductions as balanced trees)")
@@ -176,6 +178,16 @@ def function_text(report: FunctionReport) -> list[str]:
     for reason in flow.reasons:
         lines.append(_label("note") + f"{reason.message} (line {reason.span.line})")
     return lines
+
+
+def intermediates_text(memory: Any) -> str:
+    """``fused: a (8192 bytes); materialized: b (800 bytes)``, and who decided (the uses, or a backend's table)."""
+    parts = []
+    for word, arrays in (("fused", memory.fused), ("materialized", memory.materialized)):
+        if arrays:
+            parts.append(f"{word}: " + ", ".join(f"{a.name} ({show(a.bytes)} bytes)" for a in arrays))
+    source = "read off the uses" if memory.fusion == "uses" else f"as the '{memory.fusion}' table says"
+    return "; ".join(parts) + f" ({source})"
 
 
 def brent_text(brent: Any) -> str:
@@ -279,6 +291,7 @@ def memory_json(memory: Any) -> dict[str, Any]:
         "cache_bytes": memory.cache_bytes,
         "resident": memory.resident,
         "summary": memory.summary(),
+        "fusion": memory.fusion,
     }
 
 

@@ -17,8 +17,11 @@ as an entry point:
   iterations are independent) with the independent iterations a sequential
   lowering puts in order, per run of the function, and its source line;
 * the **memory axis**: bytes read and written, which intermediate arrays are
-  materialized or fused into their consumer, and whether the working set
-  stays resident in the cache (`MemoryAxis`).
+  materialized or fused into their consumer (as the LLVM backend's ``fused``
+  table says, where the graph carries it), and whether the working set stays
+  resident in the cache (`nanopass.passes.flowloss_memory`);
+* the same W, S and P **per region** that holds work, each taken on its own
+  (`nanopass.passes.flowloss_regions`).
 
 Figures are symbolic in the sizes when sizes are not given: an array
 parameter's length is ``n`` when it is the only size (``n_<param>``, or
@@ -35,9 +38,11 @@ input of the given sizes lie inside these intervals (tests/test_flowloss.py
 holds the two against each other on every example and on generated
 programs).
 
-Tables written: ``flowloss``: declaration id -> `FunctionFlow`.  Statistics:
-functions analysed, unbounded figures.  Validation obligation: an analysis
-never edits nodes (`Analysis.validate`).
+Tables written: ``flowloss``: declaration id -> `FunctionFlow`;
+``flowloss.regions``: region id -> `RegionFlow` (plain data: it round-trips
+through the psg text form, symbolic figures included).  Statistics:
+functions analysed, unbounded figures, regions measured.  Validation
+obligation: an analysis never edits nodes (`Analysis.validate`).
 """
 
 from __future__ import annotations
@@ -57,19 +62,14 @@ from nanopass.languages import Saturated
 from nanopass.pass_ import Analysis, PassContext, register
 from nanopass.passes.baker_sites import SITE_OPS
 from nanopass.passes.flowloss_algebra import (
-    INF, ZERO, Figure, Range, add, is_zero, mul, norm, number, point, r_hull, show, smax, smin, tidy)
+    INF, ZERO, Figure, Range, add, is_zero, mul, norm, point, r_hull, show, smax, smin, tidy)
 from nanopass.passes.flowloss_domain import ArrayV, Entry, ListV, Scalar, State, Unknown
 from nanopass.passes.flowloss_interp import Interpreter, Reason, Unsupported
+from nanopass.passes.flowloss_memory import MemoryAxis, element_bytes, memory_axis
 from nanopass.passes.flowloss_regions import TABLE as REGIONS_TABLE, RegionFlow, RegionRecorder
 
 Sizes = Mapping[str, tuple[int, ...]]
 Values = Mapping[str, int]
-
-# Bytes per element of each scalar type (the memory axis).
-ELEMENT_BYTES = {"float": 8, "float32": 4, "int": 4, "int64": 8, "uint8": 1, "bool": 1}
-DEFAULT_ELEMENT_BYTES = 8
-# What the arrays baker makes inside a compaction (filter, distinct) hold.
-ROLES = {"parallel_for": "flags", "scan": "positions"}
 
 
 @attrs.frozen
@@ -78,57 +78,6 @@ class SerializationPoint:
     ops: Figure | None  # independent operations sequenced per run; None when unbounded
     line: int
     node: int
-
-
-@attrs.frozen
-class ArrayTraffic:
-    name: str
-    bytes: Figure
-    fused: bool
-    node: int
-
-
-@attrs.frozen
-class MemoryAxis:
-    """Bytes in and out, intermediates materialized or fused, and whether the working set stays resident."""
-
-    bytes_in: Figure
-    bytes_out: Figure
-    inputs: tuple[str, ...]
-    intermediates: tuple[ArrayTraffic, ...]
-    working_set: Figure
-    cache_bytes: int
-
-    @property
-    def materialized(self) -> tuple[ArrayTraffic, ...]:
-        return tuple(a for a in self.intermediates if not a.fused)
-
-    @property
-    def fused(self) -> tuple[ArrayTraffic, ...]:
-        return tuple(a for a in self.intermediates if a.fused)
-
-    @property
-    def resident(self) -> bool | None:
-        """Whether the working set fits the cache (None: it depends on symbolic sizes)."""
-        if self.working_set is INF:
-            return None
-        value = number(self.working_set)
-        return None if value is None else value <= self.cache_bytes
-
-    def summary(self) -> str:
-        if not self.inputs:
-            if self.resident is True:
-                return "no arrays in; no spill on this region"
-            return f"no arrays in; working set {show(self.working_set)} bytes"
-        names = ", ".join(self.inputs)
-        verb = "stays" if len(self.inputs) == 1 else "stay"
-        if self.resident is True:
-            return f"{names} {verb} resident; no spill on this region"
-        if self.resident is False:
-            return (f"{names} spill{'s' if len(self.inputs) == 1 else ''}: working set {show(self.working_set)} "
-                    f"bytes exceeds the {self.cache_bytes} byte cache")
-        return (f"working set {show(self.working_set)} bytes; {names} {verb} resident while it fits the "
-                f"{self.cache_bytes} byte cache")
 
 
 @attrs.frozen
@@ -203,14 +152,6 @@ def check_sizes(graph: Graph, sizes: Sizes) -> list[str]:
     return problems
 
 
-def _element_bytes(t: Any) -> int:
-    while isinstance(t, T.TArray):
-        t = t.elem
-    if isinstance(t, T.TPrim) and isinstance(t.base, str):
-        return ELEMENT_BYTES.get(t.base, DEFAULT_ELEMENT_BYTES)
-    return DEFAULT_ELEMENT_BYTES
-
-
 def _show_type(t: Any, dims: list[Any]) -> str:
     if isinstance(t, T.TArray):
         return T.show(t.elem) + "[" + ", ".join(show(d) for d in dims) + "]"
@@ -237,7 +178,7 @@ class FunctionAnalysis:
         self.names = list(self.decl.attr("params") or ())
         self.types = parameter_types(graph, decl_id)
         self.dims = size_symbols(self.names, self.types, sizes)
-        self.recorder = RegionRecorder(graph, decl_id, _element_bytes)
+        self.recorder = RegionRecorder(graph, decl_id, element_bytes)
 
     def run(self) -> FunctionFlow:
         written, returned = self._run(reassociate=False)
@@ -338,48 +279,17 @@ class FunctionAnalysis:
                                        r_hull(*(s for _, s in figures)), parallelism(figures),
                                        recorder.moved.get(region, 0)))
         return tuple(sorted(found, key=lambda r: (r.line, r.region)))
-
     # -- the memory axis -----------------------------------------------------------------------------
     def _memory(self, returned: list[tuple[State, Any]]) -> MemoryAxis:
-        types = self.graph.annotation("types")
-        inputs, bytes_in = [], 0
+        inputs = []
         for name, t in zip(self.names, self.types):
-            if isinstance(t, (T.TArray,)) or (isinstance(t, T.TCon) and t.name == "list"):
+            if isinstance(t, T.TArray) or (isinstance(t, T.TCon) and t.name == "list"):
                 count = 1
                 for d in range(_rank(t)):
                     count = mul(count, self.dims[(name, d)])
-                bytes_in = add(bytes_in, mul(count, _element_bytes(t.elem if isinstance(t, T.TArray) else
-                                                                   (t.args[0] if t.args else None))))
-                inputs.append(name)
-        heap: dict = {}
-        result_sites: set = set()
-        for state, value in returned:
-            for site, entry in state.heap.items():
-                heap.setdefault(site, entry)
-            if isinstance(value, ArrayV):
-                result_sites |= value.sites
-        bytes_out = 0
-        intermediates = []
-        uses = _uses(self.graph)
-        own = {site for site in heap if isinstance(site, tuple) and len(site) == 3 and site[0] == (None,)
-               and site[2] == ""}
-        for site in sorted(own, key=lambda s: s[1]):
-            node_id = site[1]
-            entry = heap[site]
-            count = 1
-            for d in entry.dims:
-                count = mul(count, d.hi)
-            size = mul(count, _element_bytes(types.get(node_id)))
-            if site in result_sites:
-                bytes_out = add(bytes_out, size)
-                continue
-            fused = _fusable(self.graph, node_id, uses)
-            label, _ = site_label(self.graph, node_id, self.sites)
-            if node_id not in self.sites and self.graph.node(node_id).kind in ROLES:
-                label += f" ({ROLES[self.graph.node(node_id).kind]})"  # a part of a filter or distinct
-            intermediates.append(ArrayTraffic(label, size, fused, node_id))
-        working = add(bytes_in, bytes_out, *(a.bytes for a in intermediates if not a.fused))
-        return MemoryAxis(bytes_in, bytes_out, tuple(inputs), tuple(intermediates), working, self.cache_bytes)
+                inputs.append((name, count, t.elem if isinstance(t, T.TArray) else (t.args[0] if t.args else None)))
+        return memory_axis(self.graph, inputs, returned, lambda node_id: site_label(self.graph, node_id, self.sites),
+                           frozenset(k for k in self.sites if type(k) is int), self.cache_bytes)
 
 
 def _tidy(r: Range) -> Range:
@@ -505,46 +415,6 @@ def _function_label(clef: Graph, function: Any) -> str:
                 return callee.attr("name")
     names = " ".join(clef.node(p).attr("name") for p in params)
     return f"(fun {names} -> ...)"
-
-
-def _uses(graph: Graph) -> dict[int, list[int]]:
-    found: dict[int, list[int]] = {}
-    for node_id, node in graph.live_nodes():
-        for operand in node.operands:
-            found.setdefault(operand, []).append(node_id)
-    for region in graph.regions:
-        if region is not None:
-            for value in region.results:
-                found.setdefault(value, []).append(-1)
-    return found
-
-
-def _fusable(graph: Graph, node_id: int, uses: Mapping[int, list[int]]) -> bool:
-    """An intermediate is fused when one element-wise consumer reads it (element i at index i) or one
-    reduction folds it, and nothing else but its length is read."""
-    owners = graph.owners()
-    consumers = set()
-    for use in uses.get(node_id, []):
-        if use < 0:
-            return False
-        node = graph.node(use)
-        if node.kind == "extent":
-            continue
-        if node.kind == "reduce" and node.operands[0] == node_id:
-            consumers.add(use)
-            continue
-        if node.kind != "index" or len(node.operands) != 2:
-            return False
-        index = graph.node(node.operands[1])
-        if index.kind != "param":
-            return False
-        region = next((r for r, reg in enumerate(graph.regions) if reg is not None and node.operands[1] in reg.params),
-                      None)
-        owner = owners.get(region)
-        if owner is None or graph.node(owner).kind not in ("parallel_for", "stencil"):
-            return False
-        consumers.add(owner)
-    return len(consumers) == 1
 
 
 # -- the critical path ----------------------------------------------------------------------------------------

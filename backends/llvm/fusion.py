@@ -56,8 +56,7 @@ from nanopass.languages import Saturated
 from nanopass.pass_ import Analysis, PassContext, register
 from nanopass.backends.llvm import types as N
 from nanopass.backends.llvm.analysis import Facts
-
-TABLE = "fused"
+from nanopass.passes.flowloss_memory import FUSED_TABLE as TABLE  # the flow-loss memory axis reads it by this name
 # The most work per element a producer may have and still fuse into a reduce that runs in order.
 SEQUENTIAL_FUSION_COST = 32
 
