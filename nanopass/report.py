@@ -217,9 +217,19 @@ def regions_text(regions: list[RegionReport]) -> list[str]:
         lines.append(("    " + "  ".join(cells)).rstrip())
         region = regions[k - 1] if k else None
         if region is not None and _parallel(region.flow.parallelism):
-            lines.append(indent + "substrates   " + ", ".join(str(f) for f in region.substrates))
+            lines.append(indent + "substrates   " + fits_text(region.substrates))
             lines.append(indent + "brent bound  " + brent_text(region.brent))
     return lines
+
+
+def fits_text(fits: list) -> str:
+    """Each substrate's fit; those the sizes leave undecided for one reason named together."""
+    undecided: dict[str, list[str]] = {}
+    for f in fits:
+        if f.width is None:
+            undecided.setdefault(f.bound, []).append(f.substrate)
+    parts = [f"{', '.join(names)} ? ({bound})" for bound, names in undecided.items()]
+    return ", ".join([str(f) for f in fits if f.width is not None] + parts)
 
 
 def _parallel(p: Range) -> bool:

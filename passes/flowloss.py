@@ -55,6 +55,7 @@ import sympy as sp
 
 from nanopass.diagnostics import Diagnostic, DiagnosticError, Span
 from nanopass.frontend import types as T
+from nanopass.frontend.intrinsics import INTRINSICS
 from nanopass.frontend.stack import run_with_big_stack
 from nanopass.graph import Graph
 from nanopass.interp.profiling import INTRINSIC_COSTS
@@ -388,12 +389,24 @@ def source_sites(clef: Graph) -> dict[int, tuple[str, int]]:
         if callee is None or callee.kind != "ref" or callee.attr("name") not in SITE_OPS:
             continue
         label = callee.attr("name")
-        if len(node.operands) > 1 and clef.nodes[node.operands[1]] is not None:
-            label += " " + _function_label(clef, clef.node(node.operands[1]))
+        position = _function_argument(label)
+        if position is not None and len(node.operands) > position and clef.nodes[node.operands[position]] is not None:
+            label += " " + _function_label(clef, clef.node(node.operands[position]))
         found[node_id] = (label, callee.span.line)
         found[(node.span, callee.attr("name"))] = (label, callee.span.line)
         found[node.span] = (label, callee.span.line)
     return found
+
+
+def _function_argument(intrinsic: str) -> int | None:
+    """The operand of an application of ``intrinsic`` that is its function (``Array.init n f``: 2), if any."""
+    t = INTRINSICS[intrinsic].body
+    position = 1
+    while isinstance(t, T.TFun):
+        if isinstance(t.arg, T.TFun):
+            return position
+        t, position = t.result, position + 1
+    return None
 
 
 def _function_label(clef: Graph, function: Any) -> str:
