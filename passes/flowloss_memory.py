@@ -35,8 +35,10 @@ FUSED_TABLE = "fused"
 # Bytes per element of each scalar type.
 ELEMENT_BYTES = {"float": 8, "float32": 4, "int": 4, "int64": 8, "uint8": 1, "bool": 1}
 DEFAULT_ELEMENT_BYTES = 8
-# What the arrays baker makes inside a compaction (filter, distinct) hold.
+# What the arrays baker makes inside a compaction (filter, distinct) hold: the flags are an index space
+# whose origin is the compaction, the positions a scan of them.
 ROLES = {"parallel_for": "flags", "scan": "positions"}
+COMPACTIONS = frozenset({"Array.filter", "List.filter", "List.distinct"})
 
 
 @attrs.frozen
@@ -138,9 +140,10 @@ def memory_axis(graph: Graph, inputs: Iterable[tuple[str, Figure, Any]], returne
             continue
         fused = node_id in table if table is not None else fusable(graph, node_id, uses)
         label, _ = label_of(node_id)
-        kind = graph.node(node_id).kind
-        if node_id not in named and kind in ROLES:
-            label += f" ({ROLES[kind]})"  # a part of a filter or distinct
+        node = graph.node(node_id)
+        if node_id not in named and (node.kind == "scan" or (node.kind == "parallel_for" and
+                                                           node.attr("origin") in COMPACTIONS)):
+            label += f" ({ROLES[node.kind]})"  # a part of a filter or distinct
         intermediates.append(ArrayTraffic(label, size, fused, node_id))
     working = add(bytes_in, bytes_out, *(a.bytes for a in intermediates if not a.fused))
     return MemoryAxis(bytes_in, bytes_out, tuple(names), tuple(intermediates), working, cache_bytes,

@@ -5,6 +5,9 @@ written; the analysis reads the saturated graph (elaborate, baker) at the
 sizes of the inputs.  Containment is checked on every example and on
 generated programs (maps, reductions, branches, loops, calls, recursion),
 under hypothesis and on a seeded corpus whose exactness is asserted too.
+Per region, the oracle is `profile_regions` (each run of a region measured
+on its own, behind a barrier) on the saturated graph, whose region ids the
+analysis keys its figures by.
 """
 
 from __future__ import annotations
@@ -17,11 +20,13 @@ import sympy as sp
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from nanopass.dialects.psg_text import from_mlir, to_mlir
 from nanopass.frontend import parse
 from nanopass.pipeline import Pipeline
-from nanopass.profiler import profile_graph
+from nanopass.profiler import profile_graph, profile_regions
 from nanopass.passes.flowloss import FlowLoss, analyze, check_sizes, critical_path, source_sites
-from nanopass.passes.flowloss_algebra import INF, ceil_log2, show
+from nanopass.passes.flowloss_algebra import INF, Range, ceil_log2, figure_of, plain_figure, show, smax
+from nanopass.passes.flowloss_regions import TABLE as REGIONS
 from nanopass.testing.strategies import DrawChoices, RandomChoices
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
@@ -297,6 +302,115 @@ def test_critical_path_follows_the_costed_chain():
     assert callees == ["calibrate", "extractScore", "normalize"]
 
 
+# -- per region ----------------------------------------------------------------------------------------------
+
+def regions_of(flow) -> list[tuple]:
+    return [(r.site, r.line, r.kind, exact(r.work), exact(r.span), exact(r.parallelism)) for r in flow.regions]
+
+
+def test_each_map_of_process_is_a_region_of_n_work_and_span_1():
+    flow = example_flow("process", "process")
+    assert regions_of(flow) == [("Array.map calibrate", 14, "parallel_for", n, 1, n),
+                                ("Array.map extractScore", 15, "parallel_for", n, 1, n),
+                                ("Array.map normalize", 16, "parallel_for", n, 1, n)]
+    at = example_flow("process", "process", {"frame": (1024,)})
+    assert [figures[3:] for figures in regions_of(at)] == [(1024, 1, 1024)] * 3
+    graph = saturate(parse((EXAMPLES / "process.clef").read_text(), str(EXAMPLES / "process.clef")))
+    assert all(graph.node(r.node).regions == (r.region,) for r in at.regions)  # keyed by the map's body
+
+
+SHAPE = """let shape (xs: float[]) (k: int) : float =
+    let ys = Array.map (fun x -> x * 2.0 + 1.0) xs
+    let mutable acc = 0.0
+    for i in 0 .. Array.length ys - 1 do
+        acc <- acc * 0.5 + ys.[i]
+    let total = Array.sum ys
+    let mutable tri = 0.0
+    for i in 0 .. k - 1 do
+        for j in 0 .. i do
+            tri <- tri + 1.5
+    if acc > total then acc * tri else acc + total - tri
+"""
+
+
+def test_the_regions_of_a_hand_written_program_in_closed_form():
+    flow = flow_of(SHAPE, "shape")
+    assert [(r.site, r.line, r.kind) for r in flow.regions] == [
+        ("Array.map (fun x -> ...)", 2, "parallel_for"), ("for i", 4, "for"), ("Array.sum", 6, "reduce"),
+        ("for i", 8, "for"), ("for j", 9, "for"), ("if then", 11, "if"), ("if else", 11, "if")]
+    mapped, chained, summed, triangle, inner, then, other = flow.regions
+    # two dependent operations per element, side by side
+    assert (exact(mapped.work), exact(mapped.span), exact(mapped.parallelism)) == (2 * n, 2, n)
+    # acc * 0.5 + ys.[i]: two per element, each iteration waiting on the one before
+    assert (exact(chained.work), exact(chained.span), exact(chained.parallelism)) == (2 * n, 2 * n, 1)
+    assert (exact(summed.work), exact(summed.span), exact(summed.parallelism)) == (n - 1, n - 1, 1)
+    # one addition per (i, j) with j <= i < k, all on one chain
+    k = sp.Symbol("k", integer=True, nonnegative=True)
+    assert sp.expand(exact(triangle.work) - k * (k + 1) / 2) == 0 and triangle.span.lo == exact(triangle.work)
+    # acc * tri; acc + total - tri
+    assert [(exact(r.work), exact(r.span)) for r in (then, other)] == [(1, 1), (2, 2)]
+    # at sizes: the inner loop runs i + 1 times in the run of iteration i, from 1 to k
+    at = flow_of(SHAPE, "shape", {"xs": (10,)}, {"k": 4})
+    assert [(r.work.lo, r.work.hi, r.span.lo, r.span.hi) for r in at.regions] == [
+        (20, 20, 2, 2), (20, 20, 20, 20), (9, 9, 9, 9), (10, 10, 10, 10), (1, 4, 1, 4), (1, 1, 1, 1), (2, 2, 2, 2)]
+    runs = profile_regions(saturate(parse(SHAPE, "test.clef")), "shape", [0.5 * i for i in range(10)], 4)
+    assert sorted((f.work, f.span) for f in runs[inner.region]) == [(1, 1), (2, 2), (3, 3), (4, 4)]
+
+
+def test_the_oracle_measures_a_region_from_its_own_start():
+    # run in place, the third map's elements are ready at 3; on its own the map is one operation deep
+    graph = saturate(parse((EXAMPLES / "process.clef").read_text(), "p.clef"))
+    runs = profile_regions(graph, "process", [0.5] * 8, externs=str(EXAMPLES / "process_externs.py"))
+    assert {region: [(f.work, f.span) for f in figures] for region, figures in runs.items()} == {
+        2: [(8, 1)], 3: [(8, 1)], 4: [(8, 1)]}
+
+
+def test_a_branchy_region_and_its_arm():
+    flow = example_flow("branchy", "process", {"frame": (1024,)})
+    body, arm = flow.regions
+    assert (body.site, body.work, body.span) == ("Array.map (fun s -> ...)", Range(2048, 40960), Range(2, 40))
+    assert (body.parallelism.lo, body.parallelism.hi) == (sp.Rational(2086, 40), 1024)
+    assert (arm.site, exact(arm.work), exact(arm.span)) == ("if then", 38, 38)  # refine; the else arm does nothing
+
+
+@pytest.mark.parametrize("options", ['{sizes="frame=64"}', ""], ids=["sizes", "symbolic"])
+def test_the_region_table_round_trips_through_the_psg_text(options):
+    clef = parse((EXAMPLES / "branchy.clef").read_text(), "b.clef")
+    graph = Pipeline.parse(f"elaborate,baker,flowloss{options}").run(clef).graph
+    table = graph.annotation(REGIONS)
+    assert sorted(table) == [6, 8]
+    back = from_mlir(to_mlir(graph)).annotation(REGIONS)
+    assert dict(back) == dict(table)
+    assert (back[8].work, back[8].parallelism) == (table[8].work, table[8].parallelism)
+
+
+def test_figures_in_plain_form_and_back():
+    figures = [7, INF, 3 * n, n - 1, smax(3 * n + 2, n ** 2), ceil_log2(n) + 1, sp.Rational(2086, 40) * n,
+               sp.floor(n / 2), sp.Mod(n, 3)]
+    assert [figure_of(plain_figure(x)) for x in figures] == figures
+    with pytest.raises(ValueError):
+        figure_of(("exec", "print(1)"))
+
+
+def test_the_memory_axis_reads_the_backends_fused_table():
+    # Monte Carlo's costly scenarios feed an in-order sum: by the uses they would fuse, the backend keeps them
+    source = (EXAMPLES / "montecarlo.clef").read_text()
+    by_uses = analyze(saturate(parse(source, "m.clef")), {}, {"scenarios": 64}, functions=["monteCarlo"])
+    fused = Pipeline.parse("elaborate,baker,fuse").run(parse(source, "m.clef")).graph
+    by_table = analyze(fused, {}, {"scenarios": 64}, functions=["monteCarlo"])
+    memory, backend = by_uses["monteCarlo"].memory, by_table["monteCarlo"].memory
+    assert [(a.name, a.bytes, a.fused) for a in memory.intermediates] == [("Array.init simulate", 512, True)]
+    assert [(a.bytes, a.fused) for a in backend.intermediates] == [(512, False)]
+    assert (memory.working_set, backend.working_set) == (0, 512)
+    assert (memory.fusion, backend.fusion) == ("uses", "fused")
+    # a filter into a reduction: the backend makes no flags, positions or compacted array, and fuses the map
+    dataset = (EXAMPLES / "dataset.clef").read_text()
+    graph = Pipeline.parse("elaborate,baker,fuse").run(parse(dataset, "d.clef")).graph
+    axis = analyze(graph, {"data": (100,)}, functions=["processDataset"])["processDataset"].memory
+    assert axis.materialized == () and len(axis.fused) == 4
+    assert axis.working_set == axis.bytes_in == 800
+
+
 # -- containment on every example ----------------------------------------------------------------------------
 
 EXAMPLE_RUNS = [
@@ -334,6 +448,32 @@ def test_every_example_profiles_inside_its_intervals(name, entry, args, externs)
     assert inside(written.work, flow.work) and inside(baked.work, flow.work)
     assert inside(written.span, flow.span) and inside(baked.span, flow.span)
     assert inside(baked.span_reassociated, flow.span_reassociated)
+
+
+def regions_held_against_the_oracle(graph, entry: str, args, flow, externs=None) -> tuple[int, int]:
+    """Every run of every region the profiler measures lies inside the analysis's intervals for that region;
+    a region the analysis leaves out does no work.  (Regions compared, regions whose figures are exact.)"""
+    static = {r.region: r for r in flow.regions}
+    compared = exact_count = 0
+    for region, runs in profile_regions(graph, entry, *args, externs=externs).items():
+        if region not in static:
+            assert all(f.work == 0 for f in runs), (region, runs)
+            continue
+        r = static[region]
+        for f in runs:
+            assert inside(f.work, r.work) and inside(f.span, r.span), (r.site, r.line, f, r.work, r.span)
+        compared += 1
+        exact_count += r.work.exact and r.span.exact and all((f.work, f.span) == (r.work.lo, r.span.lo) for f in runs)
+    return compared, exact_count
+
+
+@pytest.mark.parametrize("name, entry, args, externs", EXAMPLE_RUNS, ids=[r[0] for r in EXAMPLE_RUNS])
+def test_every_examples_regions_profile_inside_their_intervals(name, entry, args, externs):
+    clef = parse((EXAMPLES / f"{name}.clef").read_text(), f"{name}.clef")
+    saturated = saturate(clef)
+    sizes, values = input_sizes(clef.node(clef.symbol(entry)).attr("params"), args)
+    flow = analyze(saturated, sizes, values, functions=[entry])[entry]
+    regions_held_against_the_oracle(saturated, entry, args, flow, str(EXAMPLES / externs) if externs else None)
 
 
 # -- generated programs -----------------------------------------------------------------------------------
@@ -542,8 +682,9 @@ def generated_case(choices) -> tuple[str, list[float], int]:
     return source, xs, choices.integer(0, 4)
 
 
-def held_against_the_oracle(source: str, xs: list[float], k: int):
-    """The program's profile as written and after baker, and its figures at the inputs' sizes."""
+def held_against_the_oracle(source: str, xs: list[float], k: int, regions: bool = False):
+    """The program's profile as written and after baker, and its figures at the inputs' sizes (and, with
+    ``regions``, each region's runs against its figures)."""
     clef = parse(source, "generated.clef")
     saturated = saturate(clef)
     written = profile_graph(clef, "main", xs, k, externs=EXTERNS)
@@ -552,6 +693,8 @@ def held_against_the_oracle(source: str, xs: list[float], k: int):
     assert inside(written.work, flow.work) and inside(baked.work, flow.work), (source, xs, k)
     assert inside(written.span, flow.span) and inside(baked.span, flow.span), (source, xs, k)
     assert inside(baked.span_reassociated, flow.span_reassociated), (source, xs, k)
+    if regions:
+        regions_held_against_the_oracle(saturated, "main", (xs, k), flow, EXTERNS)
     return written, flow
 
 
@@ -563,7 +706,7 @@ def cases(draw):
 @settings(max_examples=1000, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
 @given(cases())
 def test_generated_programs_profile_inside_their_intervals(case):
-    held_against_the_oracle(*case)
+    held_against_the_oracle(*case, regions=True)
 
 
 def test_formulas_at_the_inputs_sizes_contain_the_oracle_too():
@@ -597,3 +740,16 @@ def test_a_seeded_corpus_is_mostly_exact_and_its_intervals_are_reported(capsys):
               f"{len(widths)} bounded but not exact: median work interval width "
               f"{sorted(widths)[len(widths) // 2] if widths else 0:.2f}x the measured work")
     assert exact_count / programs >= 0.6
+
+
+def test_a_seeded_corpus_of_regions_profiles_inside_their_intervals(capsys):
+    compared = exact_count = 0
+    for seed in range(300):
+        source, xs, k = generated_case(RandomChoices(seed))
+        saturated = saturate(parse(source, "generated.clef"))
+        flow = analyze(saturated, {"xs": (len(xs),)}, {"k": k}, functions=["main"])["main"]
+        counts = regions_held_against_the_oracle(saturated, "main", (xs, k), flow, EXTERNS)
+        compared, exact_count = compared + counts[0], exact_count + counts[1]
+    with capsys.disabled():
+        print(f"\nflowloss regions: {exact_count}/{compared} regions of 300 programs exact")
+    assert compared > 300 and exact_count / compared >= 0.6
