@@ -1,4 +1,5 @@
-"""`nanopass report`: FLOW_LOSS.md's block for people, the JSON contract for programs, located bad sizes."""
+"""`nanopass report`: FLOW_LOSS.md's block for people, the JSON contract for programs, located bad sizes; the
+regions of each function; a pipeline naming the LLVM backend's ``fuse``."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
+import sympy as sp
 
 from nanopass.cli import main, parse_assignments
 from nanopass.diagnostics import DiagnosticError
@@ -152,3 +154,70 @@ def test_mlir_input_is_refused_with_a_diagnostic(tmp_path, capsys):
     psg.write_text("builtin.module {}\n")
     code, _, err = run_cli(capsys, "report", psg)
     assert code == 1 and "expected a .clef file" in err
+
+
+def test_each_function_has_a_table_of_its_regions(capsys):
+    code, out, _ = run_cli(capsys, "report", EXAMPLES / "process.clef", "--size", "frame=1024")
+    assert code == 0
+    lines = out.splitlines()
+    start = lines.index("  regions")
+    rows = [line for line in lines[start + 1:] if line.startswith("    ") and not line.startswith("     ")]
+    assert rows == [
+        "    region  what                    line  work  span  parallelism",
+        "    #2      Array.map calibrate       14  1024     1        1024x",
+        "    #3      Array.map extractScore    15  1024     1        1024x",
+        "    #4      Array.map normalize       16  1024     1        1024x",
+    ]
+    fits = [line.strip() for line in lines[start:] if line.startswith("            ")]
+    assert len(fits) == 6 and all(f.startswith(("substrates   cpu-simd", "brent bound  T_")) for f in fits)
+    assert "fpga 1024x (the region's parallelism)" in fits[0]
+
+
+def test_arms_and_loops_are_rows_and_a_sequential_one_has_no_fit(capsys, tmp_path):
+    source = tmp_path / "shape.clef"
+    source.write_text("let f (xs: float[]) : float =\n"
+                      "    let mutable acc = 0.0\n"
+                      "    for i in 0 .. Array.length xs - 1 do\n"
+                      "        acc <- acc * 0.5 + xs.[i]\n"
+                      "    if acc > 1.0 then acc * 2.0 else acc\n")
+    code, out, _ = run_cli(capsys, "report", source, "--size", "xs=8")
+    lines = out.splitlines()
+    start = lines.index("  regions")
+    assert lines[start + 1:start + 4] == [
+        "    region  what     line  work  span  parallelism",
+        "    #2      for i       3    16    16           1x",
+        "    #3      if then     5     1     1           1x",
+    ]
+
+
+def test_json_regions_follow_the_contract(capsys):
+    code, out, _ = run_cli(capsys, "report", EXAMPLES / "branchy.clef", "--size", "frame=1024", "--json")
+    assert code == 0
+    regions = json.loads(out)["functions"]["process"]["flow_loss"]["regions"]
+    assert [{k: r[k] for k in ("region", "site", "line", "work", "span", "parallelism")} for r in regions] == [
+        {"region": 8, "site": "Array.map (fun s -> ...)", "line": 14, "work": [2048, 40960], "span": [2, 40],
+         "parallelism": [52.15, 1024.0]},
+        {"region": 6, "site": "if then", "line": 16, "work": [38, 38], "span": [38, 38], "parallelism": [1.0, 1.0]}]
+    body = regions[0]
+    assert (body["kind"], body["strand"], body["bytes"]) == ("parallel_for", "width-irregular", 16384)
+    assert set(body["substrates"]) == {"cpu-simd", "cpu-cores", "gpu", "npu", "cgra", "fpga"}
+    assert all(set(v) == {"capacity", "parallelism", "share", "bound"} for v in body["substrates"].values())
+    cores = body["brent"]["cores"]
+    assert sp.sympify(body["brent"]["time_bound"]) == sp.Rational(40960, cores) + 40  # W_hi / p + S_hi
+
+
+def test_a_pipeline_naming_fuse_makes_the_memory_axis_read_the_backends_decisions(capsys):
+    pipeline = "elaborate,baker,coeffects,color,fuse"
+    code, out, _ = run_cli(capsys, "report", EXAMPLES / "dataset.clef", "--pipeline", pipeline, "--json")
+    assert code == 0
+    memory = json.loads(out)["functions"]["processDataset"]["flow_loss"]["memory"]
+    assert memory["fusion"] == "fused" and memory["materialized"] == []
+    assert [a["array"] for a in memory["fused"]] == [
+        "Array.map complexTransform", "Array.filter (fun x -> ...)", "Array.filter (fun x -> ...) (flags)",
+        "Array.filter (fun x -> ...) (positions)"]
+    code, out, _ = run_cli(capsys, "report", EXAMPLES / "dataset.clef", "--pipeline", pipeline)
+    (line,) = [line for line in out.splitlines() if line.startswith("  intermediates")]
+    assert line.startswith("  intermediates       fused: Array.map complexTransform (8n bytes), ")
+    assert line.endswith("(as the 'fused' table says)")
+    code, out, _ = run_cli(capsys, "report", EXAMPLES / "dataset.clef")
+    assert "materialized: Array.map complexTransform (8n bytes)" in out and "(read off the uses)" in out
