@@ -1,7 +1,9 @@
 """Pipelines: text round trip, located spec errors, and instrumentation."""
 
 import io
+import subprocess
 import sys
+from pathlib import Path
 
 import attrs
 import pytest
@@ -159,3 +161,33 @@ def test_print_after_names_only_chosen_passes(monkeypatch):
     Pipeline.parse("test-scale,test-scale{factor=3}").run(program(), print_after=["test-scale"], out=printed)
     assert printed.getvalue().count("IR Dump After") == 2
     assert "<6>" in printed.getvalue() and "<18>" in printed.getvalue()
+
+
+# -- passes registered outside nanopass.passes (a backend's) ----------------------------------------------------
+
+def fresh_python(*argv: str) -> subprocess.CompletedProcess:
+    """A new interpreter, where no backend module has been imported yet."""
+    return subprocess.run([sys.executable, *argv], capture_output=True, text=True, timeout=300)
+
+
+def test_pipeline_text_finds_a_backends_pass_by_name():
+    result = fresh_python("-c", "from nanopass.pass_ import PASSES\n"
+                                "from nanopass.pipeline import Pipeline\n"
+                                "assert 'fuse' not in PASSES\n"
+                                "print(Pipeline.parse('elaborate,baker,fuse'))\n")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "elaborate,baker,fuse\n"
+
+
+def test_opt_runs_a_pipeline_naming_fuse():
+    example = Path(__file__).resolve().parent.parent / "examples" / "process.clef"
+    result = fresh_python("-m", "nanopass", "opt", str(example), "-p", "elaborate,baker,fuse", "--statistics")
+    assert result.returncode == 0, result.stderr
+    assert "fused = [[" in result.stdout  # the table, in the psg text
+    assert "fuse\n  (2) fused into parallel_for" in result.stderr
+
+
+def test_a_name_no_layer_registers_is_still_unknown():
+    result = fresh_python("-c", "from nanopass.pipeline import Pipeline\nPipeline.parse('elaborate,fusee')\n")
+    assert result.returncode == 1 and "unknown pass 'fusee' (known passes: baker" in result.stderr
+    assert ", fuse, " in result.stderr
