@@ -63,7 +63,7 @@ from nanopass.languages import Saturated
 from nanopass.pass_ import Analysis, PassContext, register
 from nanopass.passes.baker_sites import SITE_OPS
 from nanopass.passes.flowloss_algebra import (
-    INF, ZERO, Figure, Range, add, is_zero, mul, norm, point, r_hull, show, smax, smin, tidy)
+    INF, ZERO, Figure, Range, add, ge, is_zero, mul, norm, point, r_hull, show, smax, smin, tidy)
 from nanopass.passes.flowloss_domain import ArrayV, Entry, ListV, Scalar, State, Unknown
 from nanopass.passes.flowloss_interp import Interpreter, Reason, Unsupported
 from nanopass.passes.flowloss_memory import MemoryAxis, element_bytes, memory_axis
@@ -201,7 +201,7 @@ class FunctionAnalysis:
         return FunctionFlow(
             name=self.name, params=params, work=work, span=span, span_reassociated=_tidy(span_tree),
             parallelism=parallelism(figures), serialization_points=self._points(written),
-            regions=self._regions(), memory=self._memory(returned), reasons=tuple(reasons),
+            regions=self._regions(work, span), memory=self._memory(returned), reasons=tuple(reasons),
             outcomes=figures, symbols=tuple(symbols))
 
     def _run(self, reassociate: bool) -> tuple[Interpreter, list[tuple[State, Any]]]:
@@ -259,8 +259,12 @@ class FunctionAnalysis:
             found.append(SerializationPoint(label, ops, line, node_id))
         return tuple(sorted(found, key=lambda p: (p.line, p.site)))
 
-    def _regions(self) -> tuple[RegionFlow, ...]:
-        """The figures of each region of the function's own body that holds work, each taken on its own."""
+    def _regions(self, work: Range, span: Range) -> tuple[RegionFlow, ...]:
+        """The figures of each region of the function's own body that holds work, each taken on its own.
+
+        A run of a region is part of a run of the function, and its chains are chains of the function's:
+        its W and S are at most the function's, which bound them where the region's own high ends are
+        unbounded or provably higher (a recursion's deeper calls, each bounded by the outermost)."""
         recorder = self.recorder
         sizes = frozenset(v for v in self.dims.values() if isinstance(v, sp.Symbol)) | frozenset(
             sp.Symbol(n, integer=True, nonnegative=True) for n, t in zip(self.names, self.types)
@@ -269,7 +273,7 @@ class FunctionAnalysis:
         for region, node_id in recorder.owner.items():
             if not recorder.holds_work(region):
                 continue
-            figures = tuple(recorder.figures(region, sizes))
+            figures = tuple((_below(w, work.hi), _below(s, span.hi)) for w, s in recorder.figures(region, sizes))
             node = self.graph.node(node_id)
             label, line = site_label(self.graph, node_id, self.sites)
             if node.kind == "if":  # an arm: named by the branch, on the line its body starts
@@ -291,6 +295,13 @@ class FunctionAnalysis:
                 inputs.append((name, count, t.elem if isinstance(t, T.TArray) else (t.args[0] if t.args else None)))
         return memory_axis(self.graph, inputs, returned, lambda node_id: site_label(self.graph, node_id, self.sites),
                            frozenset(k for k in self.sites if type(k) is int), self.cache_bytes)
+
+
+def _below(r: Range, cap: Figure) -> Range:
+    """``r`` with its high end at most ``cap`` where that is known to lower it."""
+    if cap is INF or (r.hi is not INF and not ge(r.hi, cap)):
+        return r
+    return Range(r.lo, cap)
 
 
 def _tidy(r: Range) -> Range:

@@ -965,6 +965,11 @@ class LoopRules:
             return [(st, self.unknown_call(st, args, node, f"the recursive call of '{name}' has no bound on its "
                                                            f"depth: {frame.problem}"))]
         work, duration, result_inner = bound
+        if self.regions is not None:  # a deeper call in a region of the body does at most the outermost's
+            upper = {frame.work_symbol: work, frame.time_symbol: duration}
+            if frame.measure is not None:
+                upper[frame.measure[2]] = frame.measure[3]
+            self.regions.settle(upper, {frame.work_symbol: 0, frame.time_symbol: 0})
         start = r_max(st.ctl, *(ready(a) for a in args)) if args else st.ctl
         lo_work = smin(*(o.work.lo for o in outcomes)) if outcomes else 0
         lo_work = substitute(lo_work, {frame.work_symbol: 0, frame.time_symbol: 0})

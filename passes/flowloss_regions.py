@@ -19,8 +19,11 @@ the construct once more on a copy of the state with every time set to 0
 (`standalone`), and keeps each outcome's (work, span).  A region reached
 inside a loop is measured per run too: figures that depend on the enclosing
 indices take their extremes over them, so the interval holds every run.
-Figures naming a symbol that is not a size (a recursion's depth, summed
-later) keep only the ends that do not: 0 below, unbounded above.
+A region in the body of a recursion summed over a depth (not unrolled) is
+measured with the deeper calls as symbols; once the recursion is summed they
+are replaced by the outermost call's bounds (`RegionRecorder.settle`).  Any
+other symbol that is not a size leaves its end unknown: 0 below, unbounded
+above.
 
 `RegionFlow` is the table's fact (``flowloss.regions``, keyed by region id):
 plain data (figures by `flowloss_algebra.plain_figure`), so the table
@@ -35,7 +38,7 @@ import attrs
 
 from nanopass.graph import Graph, Node
 from nanopass.passes.flowloss_algebra import (
-    INF, ZERO, Figure, Range, add, figure_of, is_zero, mul, plain_figure, r_hull, smax, tidy)
+    INF, ZERO, Figure, Range, add, figure_of, is_zero, mul, plain_figure, r_hull, smax, substitute, tidy)
 from nanopass.passes.flowloss_domain import ArrayV, Entry, FnV, ListV, Parts, Scalar, State, Unknown, truth
 from nanopass.profiler import REGION_OWNERS, measured_region
 
@@ -238,6 +241,14 @@ class RegionRecorder:
                         seen[operand] = None
             found = self._inputs[node_id] = tuple(seen)
         return found
+
+    def settle(self, upper: dict, lower: dict) -> None:
+        """Replace symbols the runs were measured with by their bounds, once known: ``upper`` in the high
+        ends, ``lower`` in the low ends (a recursion's deeper calls, summed after its body ran)."""
+        for region, runs in self.runs.items():
+            runs[:] = [(Range(substitute(w.lo, lower), substitute(w.hi, upper)),
+                        Range(substitute(s.lo, lower), substitute(s.hi, upper))) for w, s in runs]
+            self.moved[region] = substitute(self.moved[region], upper)
 
     # -- reading -------------------------------------------------------------------------------------------------
     def figures(self, region: int, sizes: frozenset) -> list[tuple[Range, Range]]:

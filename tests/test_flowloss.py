@@ -373,6 +373,17 @@ def test_a_branchy_region_and_its_arm():
     assert (arm.site, exact(arm.work), exact(arm.span)) == ("if then", 38, 38)  # refine; the else arm does nothing
 
 
+def test_a_region_in_a_recursion_is_bounded_by_the_outermost_call():
+    source = "let rec fib (n: int) : int = if n < 2 then n else fib (n - 1) + fib (n - 2)\n"
+    flow = flow_of(source, "fib")
+    (arm,) = flow.regions
+    # the else arm of the outermost call: n - 1, n - 2 and + at least; its deeper calls at most the whole
+    assert (arm.site, arm.work) == ("if else", Range(3, flow.work.hi)) and arm.span.hi is not INF
+    at = flow_of(source, "fib", values={"n": 10})
+    runs = profile_regions(saturate(parse(source, "test.clef")), "fib", 10)[arm.region]
+    assert [(f.work, f.span) for f in runs] == [(exact(at.regions[0].work), exact(at.regions[0].span))] == [(440, 27)]
+
+
 @pytest.mark.parametrize("options", ['{sizes="frame=64"}', ""], ids=["sizes", "symbolic"])
 def test_the_region_table_round_trips_through_the_psg_text(options):
     clef = parse((EXAMPLES / "branchy.clef").read_text(), "b.clef")
