@@ -12,6 +12,10 @@ time that depends on the times carried into a loop iteration is
 ``max(b, t_1 + c_1, ..., t_k + c_k)``.  `maxplus_terms` takes such an
 expression apart and `chain_bound` gives the closed form of k iterations of
 it, which is how loops and reductions are summed without unrolling them.
+
+`plain_figure` writes a figure as plain data for an annotation table (so it
+round-trips through the psg text form) and `figure_of` reads it back,
+building only the few operators figures use, never evaluating text.
 """
 
 from __future__ import annotations
