@@ -35,6 +35,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 import attrs
+import sympy as sp
 
 from nanopass.graph import Graph, Node
 from nanopass.passes.flowloss_algebra import (
@@ -144,7 +145,7 @@ class RegionRecorder:
         self.runs: dict[int, list[tuple[Range, Range]]] = {}
         self.moved: dict[int, Figure] = {}
         self.owner: dict[int, int] = {}
-        self._inputs: dict[int, tuple[int, ...]] = {}
+        self._inputs: dict[tuple, tuple[int, ...]] = {}
         self._alone = 0  # > 0 while a standalone run is going: regions in it are measured by the real run
 
     def tracks(self, interp: Any, node_id: int, node: Node) -> bool:
@@ -172,8 +173,6 @@ class RegionRecorder:
 
     def _arms(self, interp: Any, node_id: int, node: Node, st: State) -> None:
         """Each arm the condition may take, on its own (the branch facts kept, as `k_if` keeps them)."""
-        import sympy as sp
-
         cond = interp.val(st, node.operands[0])
         decided = truth(cond)
         arms = [0] if decided is True else [1] if decided is False else [0, 1]
@@ -184,7 +183,7 @@ class RegionRecorder:
                 alone.facts = alone.facts + ((relation if arm == 0 else sp.Not(relation)),)
             region = measured_region(node, arm)
             outcomes = interp.region(region, alone, ())
-            self._record(interp, region, node_id, outcomes, self._bytes(interp, node_id, st, []))
+            self._record(interp, region, node_id, outcomes, self._bytes(interp, node_id, st, [], (region,)))
 
     def _record(self, interp: Any, region: int, node_id: int, outcomes: list[State], moved: Figure) -> None:
         runs = self.runs.setdefault(region, [])
@@ -203,10 +202,12 @@ class RegionRecorder:
         self.moved[region] = smax(self.moved.get(region, 0), moved)
 
     # -- the memory a region moves -------------------------------------------------------------------------
-    def _bytes(self, interp: Any, node_id: int, st: State, outcomes: list[State]) -> Figure:
-        """The bytes of the arrays a run reads from outside and of the array it makes (at most)."""
+    def _bytes(self, interp: Any, node_id: int, st: State, outcomes: list[State],
+               regions: tuple[int, ...] | None = None) -> Figure:
+        """The bytes of the arrays a run (of ``regions``, all the node's by default) reads from outside and
+        of the array it makes (at most)."""
         total: Figure = 0
-        for value_id in self.inputs(node_id):
+        for value_id in self.inputs(node_id, regions):
             value = st.env.get(value_id)
             if isinstance(value, ArrayV):
                 total = add(total, self._array_bytes(value, st, self.types.get(value_id)))
@@ -228,18 +229,20 @@ class RegionRecorder:
             largest = smax(largest, count)
         return mul(largest, self.element_bytes(t))
 
-    def inputs(self, node_id: int) -> tuple[int, ...]:
-        """The values a construct reads from outside its regions: its operands and what its regions name."""
-        found = self._inputs.get(node_id)
+    def inputs(self, node_id: int, regions: tuple[int, ...] | None = None) -> tuple[int, ...]:
+        """The values a construct (or some of its regions) reads from outside: its operands and what the
+        regions name."""
+        node = self.graph.node(node_id)
+        regions = node.regions if regions is None else regions
+        found = self._inputs.get((node_id, regions))
         if found is None:
-            node = self.graph.node(node_id)
-            inside = {n for r in node.regions for n in self.graph.walk_region(r)}
+            inside = {n for r in regions for n in self.graph.walk_region(r)}
             seen = dict.fromkeys(node.operands)
             for n in inside:
                 for operand in self.graph.node(n).operands:
                     if operand not in inside:
                         seen[operand] = None
-            found = self._inputs[node_id] = tuple(seen)
+            found = self._inputs[(node_id, regions)] = tuple(seen)
         return found
 
     def settle(self, upper: dict, lower: dict) -> None:
