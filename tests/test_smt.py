@@ -13,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from nanopass import Builder, Pipeline
+from nanopass.driver import default_pipeline
 from nanopass.frontend import parse
 from nanopass.frontend import types as T
 from nanopass.interp.values import Float32, Int64, UInt8, list_of, some, NONE
@@ -326,3 +327,37 @@ def test_every_unsupported_kind_says_so_with_its_kind():
             Machine(program, Shared(Layouts([graph])), Options()).call_declaration(
                 "f", [Scalar("int", z3.BitVecVal(1, 32))])
         assert raised.value.kind == kind
+
+
+# -- queries z3 cannot bound ---------------------------------------------------------------------------------
+def test_a_query_with_many_heavy_float_operators_is_declined_as_unknown():
+    from nanopass.smt.refinement import MAX_HEAVY_FLOAT_OPERATIONS, solve
+
+    x, y = z3.FP("x", z3.Float64()), z3.FP("y", z3.Float64())
+    acc = x
+    for _ in range(MAX_HEAVY_FLOAT_OPERATIONS + 1):
+        acc = z3.fpMul(z3.RNE(), z3.fpRem(acc, y), y)
+    result, model, why = solve([z3.fpGT(acc, z3.FPVal(1e300, z3.Float64()))], 10_000)
+    assert (result, model) == (z3.unknown, None)
+    assert f"{MAX_HEAVY_FLOAT_OPERATIONS + 1} fp.rem/div/sqrt/fma" in why
+
+
+def test_range_facts_over_a_loop_of_float_remainders_are_proved_with_the_operators_abstracted():
+    # The unrolled loop holds 15 heavy float operators, more than a precise query may bit-blast; the ints
+    # the range check watches do not depend on their values, so the abstracted query proves the facts.
+    source = textwrap.dedent("""
+        [<Pure>]
+        extern weight : float -> float
+
+        let rec countdown (n: int) : int = if n <= 0 then 0 else n + countdown (n - 1)
+
+        let f (xs: int list) (p: int) : bool =
+            let m = List.length (List.map (fun x -> p) xs)
+            let mutable acc = [| 0.0 |].[p] / 0.1
+            for i in -1 .. ((countdown ((2147483647 >>> m) &&& 7)) &&& 7) do
+                acc <- acc * ((Array.fold (fun a x -> a + x) 0.0 [| 1.5; -0.0 |]) % (weight acc))
+            (m + int (acc * 16.0)) % 2 = 0
+    """)
+    result = default_pipeline().run(parse(source, filename="t.clef"), validate=True)
+    widths = [v for v in result.verdicts if v.pass_name == "widths" and v.function == "f"]
+    assert [v.status for v in widths] == ["validated"], widths

@@ -17,6 +17,12 @@ keeps every fact that holds for *any* interpretation of the operators:
 
 Array lambdas are rewritten inside their bodies (the bound index is
 instantiated with a fresh constant, then bound again).
+
+`heavy_float_operations` counts the operators whose bit-blasting is largest
+(``fp.rem``, ``fp.div``, ``fp.sqrt``, ``fp.fma``): z3 checks its timeout only
+between steps, and a query with dozens of them can spend minutes and
+gigabytes before the first check, so callers decline such a query as
+``unknown`` instead of asking.
 """
 
 from __future__ import annotations
@@ -32,6 +38,8 @@ ABSTRACTED = frozenset({
     z3.Z3_OP_BMUL, z3.Z3_OP_BSDIV, z3.Z3_OP_BUDIV, z3.Z3_OP_BSREM, z3.Z3_OP_BUREM, z3.Z3_OP_BSMOD,
     z3.Z3_OP_BSDIV_I, z3.Z3_OP_BUDIV_I, z3.Z3_OP_BSREM_I, z3.Z3_OP_BUREM_I, z3.Z3_OP_BSMOD_I,
 })
+
+HEAVY = frozenset({z3.Z3_OP_FPA_REM, z3.Z3_OP_FPA_DIV, z3.Z3_OP_FPA_SQRT, z3.Z3_OP_FPA_FMA})
 
 _bound = itertools.count()
 
@@ -102,3 +110,22 @@ def abstract(formulas: list[z3.BoolRef]) -> tuple[list[z3.BoolRef], bool]:
     rewrite = Abstraction()
     out = [rewrite(f) for f in formulas]
     return out, rewrite.changed
+
+
+def heavy_float_operations(formulas: list[z3.ExprRef]) -> int:
+    """How many distinct applications of the `HEAVY` floating-point operators the formulas hold."""
+    seen: set[int] = set()
+    held: list[z3.ExprRef] = []  # keeps the ids in `seen` from being reused by z3 while we walk
+    stack, count = list(formulas), 0
+    while stack:
+        term = stack.pop()
+        if term.get_id() in seen:
+            continue
+        seen.add(term.get_id())
+        held.append(term)
+        if z3.is_quantifier(term):
+            stack.append(term.body())
+        elif z3.is_app(term):
+            count += term.decl().kind() in HEAVY
+            stack.extend(term.children())
+    return count

@@ -27,7 +27,8 @@ from nanopass.smt import scalars
 from nanopass.smt.encoder import Machine, Options, Program, Shared
 from nanopass.smt.host import ReplayError, describe_runtime, runtime_value
 from nanopass.smt.layouts import Layouts, fresh
-from nanopass.smt.refinement import parameter_types, solve
+from nanopass.smt.abstraction import abstract
+from nanopass.smt.refinement import ABSTRACT_MS, parameter_types, solve
 from nanopass.smt.values import BITS, Scalar, Unsupported
 
 ENTRY_ATTRIBUTES = frozenset({"EntryPoint", "HardwareModule", "Kernel"})
@@ -124,8 +125,16 @@ def _check(pass_name: str, graph: Graph, name: str, ranges: Any, options: Option
         return verdict("validated", "(no ranged value to check)" if not machine.observations else "(ranges hold)")
     pre = [z3.Not(z3.Or(*machine.faults)) if machine.faults else z3.BoolVal(True),
            z3.Not(z3.Or(*machine.exceeded)) if machine.exceeded else z3.BoolVal(True)]
-    result, model, why = solve(pre + [z3.Or([v for _, _, v in violations])], options.timeout_ms)
+    query = pre + [z3.Or([v for _, _, v in violations])]
     bounds = sorted(machine.bounds)
+    # First with float operators and products uninterpreted (as refinement does): a proof there holds for
+    # the real operators; a model there may be spurious, so only the precise query can show one.
+    abstracted, changed = abstract(query)
+    result = z3.unknown
+    if changed:
+        result, _, _ = solve(abstracted, min(ABSTRACT_MS, options.timeout_ms // 4))
+    if result != z3.unsat:
+        result, model, why = solve(query, options.timeout_ms)
     if result == z3.unsat:
         checked = len({n for n, _, _ in violations})
         return verdict("validated", f"(ranges of {checked} values hold" + (f"; {', '.join(bounds)})" if bounds else ")"))

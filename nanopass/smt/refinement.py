@@ -47,7 +47,7 @@ import z3
 from nanopass.graph import Graph
 from nanopass.pass_ import Verdict
 from nanopass.smt import effects, reductions
-from nanopass.smt.abstraction import abstract
+from nanopass.smt.abstraction import abstract, heavy_float_operations
 from nanopass.smt.encoder import Machine, Options, Program, Shared
 from nanopass.smt.host import ReplayError, describe_runtime, model_externs, refines, run_outcome, runtime_value
 from nanopass.smt.layouts import Layouts, fresh
@@ -57,6 +57,8 @@ from nanopass.smt.values import Arr, Unsupported, differs
 SMALL_LENGTH = 6
 # The query with costly operators abstracted gets at most this much of the timeout.
 ABSTRACT_MS = 2000
+# More bit-blast-heavy float operators than this and z3 may overrun its timeout by minutes: declined.
+MAX_HEAVY_FLOAT_OPERATIONS = 8
 
 
 @attrs.frozen
@@ -137,6 +139,10 @@ class SignatureChanged(Exception):
 
 
 def solve(assertions: list[z3.BoolRef], timeout_ms: int) -> tuple[z3.CheckSatResult, z3.ModelRef | None, str]:
+    heavy = heavy_float_operations(assertions)
+    if heavy > MAX_HEAVY_FLOAT_OPERATIONS:
+        return z3.unknown, None, (f"not asked: {heavy} fp.rem/div/sqrt/fma to bit-blast (at most "
+                                  f"{MAX_HEAVY_FLOAT_OPERATIONS}), beyond what the timeout can bound")
     solver = z3.Solver()
     solver.set("timeout", max(1, int(timeout_ms)))
     solver.add(*assertions)
