@@ -8,7 +8,7 @@ APT_STAMP := $(VENV)/.apt-installed
 # iverilog and verilator for the Verilog the CIRCT backend exports).
 APT_PACKAGES := graphviz mlir-22-tools iverilog verilator
 
-.PHONY: install demo test apt clean mutants
+.PHONY: install demo test apt clean mutants bench-install
 
 # install: the virtual environment with the package (editable) and dev extras, plus the Debian tools.
 install: $(STAMP) $(APT_STAMP)
@@ -36,6 +36,13 @@ test: install
 # Seeded faults in the passes, and which validation check kills each; ends with "killed K/N mutants".
 mutants: $(STAMP)
 	$(PY) benchmarks/mutants.py
+
+# The benchmarks' peers: Numba from PyPI, clang from Debian (benchmarks/README.md lists each run).
+bench-install: $(STAMP)
+	$(PY) -m pip install -q -e '.[bench]'
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq clang >/dev/null; \
+	else echo "WARNING: not root or no apt-get: clang not installed; bench_llvm.py leaves out its clang column"; fi
 
 clean:
 	rm -rf $(VENV) build *.egg-info

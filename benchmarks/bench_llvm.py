@@ -36,7 +36,7 @@ extern call cost: ``process`` with its externs as Python callbacks, as
 native C symbols, and written in Clef.
 
 Run: ``.venv/bin/python benchmarks/bench_llvm.py [--repeat 5] [--scale 1.0] [--only NAME,...]``
-(needs numba: ``pip install numba``; clang from Debian: ``apt-get install -y clang``).
+(needs numba and clang: ``make bench-install`` installs both).
 """
 
 from __future__ import annotations
