@@ -50,7 +50,11 @@ def load_program(path: str):
         return from_mlir(text, filename=path)
     from nanopass.frontend import parse
 
-    return parse(data, filename=path)
+    warnings: list[Diagnostic] = []
+    graph = parse(data, filename=path, warnings=warnings)
+    for warning in warnings:
+        print(warning, file=sys.stderr)
+    return graph
 
 
 def _decode(data: bytes, path: str) -> str:

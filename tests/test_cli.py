@@ -117,3 +117,12 @@ def test_run_prints_unions_options_and_lists_as_json(tmp_path, capsys):
     code, out, err = run_cli(capsys, "run", str(source), "--entry", "shapes", "--args", "[2.0]")
     assert code == 0, err
     assert json.loads(out) == [[{"case": "Circle", "fields": [2.0]}, "Empty"], 3, "Empty"]
+
+
+def test_a_front_end_warning_is_printed_on_stderr_and_the_command_goes_on(tmp_path, capsys):
+    path = tmp_path / "w.clef"
+    path.write_text("let f (x: int) =\n    x + 1\n    x\n")
+    assert main(["check", str(path)]) == 0
+    err = capsys.readouterr().err
+    assert f"{path}:2:5: warning: the result of this expression has type 'int'" in err
+    assert "    x + 1\n    ^" in err

@@ -439,3 +439,19 @@ def test_errors_render_with_a_caret():
         "units.clef:3:44: error: the unit 'volt' does not match the unit 'm'\n"
         "let f (v: float<volt>) (w: float<m>) = v + w\n"
         "                                           ^")
+
+
+def test_parse_hands_its_warnings_to_a_list_or_to_python_warnings():
+    import warnings as python_warnings
+
+    from nanopass.frontend import ClefWarning, parse
+
+    source = "let f (x: int) =\n    x + 1\n    x\n"
+    found: list = []
+    parse(source, filename="w.clef", warnings=found)
+    assert [(w.severity, w.span.file, w.span.line, w.span.col) for w in found] == [("warning", "w.clef", 2, 5)]
+    with python_warnings.catch_warnings(record=True) as caught:
+        python_warnings.simplefilter("always")
+        parse(source, filename="w.clef")
+    assert [w.category for w in caught] == [ClefWarning]
+    assert str(caught[0].message).startswith("w.clef:2:5: warning: the result of this expression")

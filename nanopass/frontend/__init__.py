@@ -2,19 +2,34 @@
 
 `parse(source, filename)` is its entry point: parse -> type-check -> lower, on
 a big-stack thread, returning a graph in the `Clef` language or raising
-`DiagnosticError` with every error found.
+`DiagnosticError` with every error found.  Warnings (a discarded non-unit
+value, as F#'s FS0020) go to the ``warnings`` list when one is given, else
+to Python's `warnings` module as `ClefWarning`s, so a library user sees them
+and can filter them as any other.
 """
 
 from __future__ import annotations
 
+import warnings as python_warnings
 
-def parse(source: str | bytes, filename: str = "<input>"):
-    """The `Clef` graph of Clef ``source`` (text, or UTF-8 bytes)."""
+
+class ClefWarning(UserWarning):
+    """A located warning of the Clef front end (its text is the rendered diagnostic)."""
+
+
+def parse(source: str | bytes, filename: str = "<input>", warnings: list | None = None):
+    """The `Clef` graph of Clef ``source`` (text, or UTF-8 bytes); its warnings appended to ``warnings``."""
     # Imported here so that importing a light module of this package (types,
     # intrinsics) does not build the parser.
     from nanopass.frontend.stack import run_with_big_stack
 
-    return run_with_big_stack(_parse, source, filename)
+    graph, found = run_with_big_stack(_parse, source, filename)
+    if warnings is not None:
+        warnings.extend(found)
+    else:
+        for diagnostic in found:
+            python_warnings.warn(str(diagnostic), ClefWarning, stacklevel=2)
+    return graph
 
 
 def _parse(source: str | bytes, filename: str):
@@ -26,4 +41,5 @@ def _parse(source: str | bytes, filename: str):
     # The text the parser read, so that later diagnostics quote the same lines.
     text = source.decode("utf-8") if isinstance(source, bytes) else source
     text = text.removeprefix("\ufeff").replace("\r\n", "\n")
-    return lower_program(program, check_program(program, text), filename, text)
+    typing = check_program(program, text)
+    return lower_program(program, typing, filename, text), list(typing.diagnostics)
