@@ -518,3 +518,19 @@ def test_fib_25_from_source():
 
     graph = parse("let rec fib (n: int) : int = if n < 2 then n else fib (n - 1) + fib (n - 2)\n", "fib.clef")
     assert run_graph(graph, "fib", 25) == 75025
+
+
+def test_a_negative_count_reads_the_same_at_every_level_and_under_the_profiler():
+    from nanopass.driver import default_pipeline
+    from nanopass.frontend import parse
+    from nanopass.profiler import profile_graph
+
+    graph = parse("let f (n: int) = Array.init n (fun i -> i)\n", filename="c.clef")
+    saturated = default_pipeline().run(graph).graph
+    messages = []
+    for run in (lambda: run_graph(graph, "f", -3), lambda: run_graph(saturated, "f", -3),
+                lambda: profile_graph(saturated, "f", -3)):
+        with pytest.raises(DiagnosticError) as caught:
+            run()
+        messages.append(str(caught.value.diagnostics[0]).splitlines()[0])
+    assert messages == ["c.clef:1:18: error: 'Array.init' of a negative count -3; expected 0 or more"] * 3

@@ -29,6 +29,7 @@ import enum
 from llvmlite import ir
 
 from nanopass.backends.llvm.types import BYTE_PTR, I32, I64
+from nanopass.interp.values import negative_count
 
 
 class Fault(enum.IntEnum):
@@ -77,9 +78,7 @@ def fault_message(code: int, payload: tuple[int, int, int], node, rank: int) -> 
         shape = "x".join(str(n) for n in payload[1:1 + rank])
         return f"index {payload[0]} is out of range for an array of shape {shape}"
     if code == Fault.NEGATIVE_COUNT:
-        if node.kind == "native":
-            return f"'{origin}' of a negative count {payload[0]}; expected a count of 0 or more"
-        return f"'{origin}' of a negative count {payload[0]}; expected 0 or more"
+        return negative_count(origin, payload[0])
     if code == Fault.EMPTY:
         return f"'{origin}' of an empty array; expected at least one element"
     if code == Fault.ABS_MINIMUM:

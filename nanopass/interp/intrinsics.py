@@ -37,9 +37,8 @@ from nanopass.interp.machine import Intrinsic, Machine, element_of, scalar_name
 from nanopass.interp.operators import operator
 from nanopass.interp.values import (
     DTYPE_NAME, INT64_MIN, INT64_MAX, INT_MIN, INT_MAX, MAKE_SCALAR, NIL, READ_ELEMENT, TYPE_OF_CLASS, Cons, Fault,
-    Float32,
-    Int64, NONE, array_from, dtype_for, list_of, object_array, round_float32, some, wrap_int, wrap_int64,
-    wrap_uint8, zero_of)
+    Float32, Int64, NONE, array_from, dtype_for, list_of, negative_count, object_array, round_float32, some,
+    wrap_int, wrap_int64, wrap_uint8, zero_of)
 
 Impl = Callable[[Machine, tuple, Any], Any]
 
@@ -100,7 +99,7 @@ def _list(xs: Any, name: str) -> Cons:
 
 def _count(n: int, name: str) -> int:
     if n < 0:
-        raise Fault(f"'{name}' of a negative count {n}; expected a count of 0 or more")
+        raise Fault(negative_count(name, n))
     return n
 
 

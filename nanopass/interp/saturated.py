@@ -46,7 +46,8 @@ from nanopass.interp.evaluators import elements
 from nanopass.interp.machine import PROFILE_EVALUATORS, Machine, Step, register_evaluator
 from nanopass.interp.profiling import ready, tree_ready
 from nanopass.interp.values import (
-    DTYPE_NAME, NIL, TYPE_OF_CLASS, Cons, Fault, Union, array_from, dtype_for, list_of, object_array)
+    DTYPE_NAME, NIL, TYPE_OF_CLASS, Cons, Fault, Union, array_from, dtype_for, list_of, negative_count,
+    object_array)
 
 
 def gather(values: list, container: str, element_type: str | None) -> Any:
@@ -80,7 +81,7 @@ def parallel_for(m: Machine, nid: int, node: Node) -> Step:
     def count(env: dict, extent: int) -> int:
         n = env[extent]
         if n < 0:
-            raise m.fault(node, Fault(f"'{node.attr('origin')}' of a negative count {n}; expected 0 or more"))
+            raise m.fault(node, Fault(negative_count(node.attr("origin"), n)))
         return n
 
     if len(extents) == 2:
@@ -270,8 +271,9 @@ def parallel_for_profiled(m: Machine, nid: int, node: Node) -> Step:
 
     def step(env: dict) -> None:
         counts = [env[e] for e in extents]
-        if any(n < 0 for n in counts):
-            raise m.fault(node, Fault(f"'{node.attr('origin')}' of a negative count; expected 0 or more"))
+        for n in counts:
+            if n < 0:
+                raise m.fault(node, Fault(negative_count(node.attr("origin"), n)))
         when = max([P.ctl] + [ready(env[~e]) for e in extents])
         values, times = [], []
         for indices in product(*(range(n) for n in counts)):

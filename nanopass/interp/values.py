@@ -45,6 +45,11 @@ class Fault(Exception):
     """A runtime error without a location yet (division by zero, empty reduce, ...)."""
 
 
+def negative_count(origin: str, n: int) -> str:
+    """The message of a count below 0, the same at every level and in every backend."""
+    return f"'{origin}' of a negative count {n}; expected 0 or more"
+
+
 class Int64(int):
     __slots__ = ()
 
