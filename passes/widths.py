@@ -301,7 +301,8 @@ def binary_range(op: str, type_name: str | None, a: Any, b: Any) -> Any:
     full = type_range(type_name)
     if full is None or type_name == "bool":
         return None
-    a, b = _in_type(a, full), _in_type(b, full)
+    # A shift's count is an int whatever the shifted type is.
+    a, b = _in_type(a, full), _in_type(b, type_range("int") if op in ("<<<", ">>>") else full)
     if a is None or b is None:  # an operand outside its type: an ill-typed graph
         return full
     if op == "+":

@@ -503,3 +503,13 @@ def test_every_integer_and_bool_of_the_examples_gets_a_range(path):
                 if getattr(types.get(i), "base", None) in TYPE_RANGES and n.kind not in ("func", "global")}
     assert integers <= set(graph.annotation("ranges"))
     assert result.diagnostics == ()
+
+
+def test_a_shift_count_is_an_int_whatever_the_shifted_type():
+    # The count of `1uy <<< k` is masked to k &&& 7: k = -1 shifts by 7, so [-1, 0] is not clamped to
+    # uint8's [0, 0] (a hypothesis run found the loop `for k in -1 .. 0 do v <- 1uy <<< k` giving 128).
+    assert binary_range("<<<", "uint8", Interval(1, 1), Interval(-1, 0)) == Interval(1, 128)
+    assert binary_range(">>>", "uint8", Interval(128, 128), Interval(-1, 0)) == Interval(1, 128)
+    check_observations("let f (p0: int) (p1: int) (p2: uint8) (p3: uint8) (p4: int64) =\n"
+                       "    let mutable v = p2\n    for k in -1 .. 0 do\n        v <- 1uy <<< k\n    v\n",
+                       [(0, 0, 0, 0, 0)])
