@@ -27,6 +27,8 @@ import attrs
 import sympy as sp
 from sympy.printing.str import StrPrinter
 
+from nanopass.annotation_codec import NotEncodable, register_encoding
+
 INF = sp.oo
 SMALL_COMPARISON = 24  # operations in a comparison sympy is asked to decide (beyond, it may take seconds)
 Figure = Any  # int | sympy.Expr
@@ -416,3 +418,14 @@ def figure_of(data: Any) -> Figure:
     if head in _FUNCTIONS:
         return norm(_FUNCTIONS[head](*operands))
     raise NotAFigure(f"{head!r} is not an operator of figures")
+
+
+def _encoded_figure(x: sp.Basic) -> Any:
+    try:
+        return plain_figure(x)
+    except NotAFigure as reason:
+        raise NotEncodable(str(reason)) from None
+
+
+# Facts that hold figures (the flowloss table) go through the psg text as their plain trees.
+register_encoding(sp.Basic, _encoded_figure, f"{__name__}:figure_of")

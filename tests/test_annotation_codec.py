@@ -56,3 +56,40 @@ def test_unencodable_values_and_unknown_classes_are_refused():
 
     with pytest.raises(NotEncodable, match="not an attrs class"):
         from_plain(("@obj", "nanopass.graph:NoSuchClass", ("x", 1)))
+
+
+class Celsius:
+    """A fact class the codec knows nothing of, registered by its own module."""
+
+    def __init__(self, degrees: int):
+        self.degrees = degrees
+
+    def __eq__(self, other):
+        return isinstance(other, Celsius) and other.degrees == self.degrees
+
+
+def celsius(degrees: int) -> Celsius:
+    return Celsius(degrees)
+
+
+def test_a_registered_encoding_round_trips_through_its_decoder():
+    from nanopass.annotation_codec import register_encoding
+
+    register_encoding(Celsius, lambda c: c.degrees, f"{__name__}:celsius")
+    assert to_plain({1: Celsius(21)}) == ("@dict", (1, ("@via", f"{__name__}:celsius", 21)))
+    assert from_plain(to_plain({1: Celsius(21)})) == {1: Celsius(21)}
+
+
+def test_a_decoder_outside_nanopass_and_not_loaded_is_refused():
+    with pytest.raises(NotEncodable, match="not loaded"):
+        from_plain(("@via", "os_but_not_loaded_module:system", "rm -rf /"))
+
+
+def test_flowloss_figures_formulas_fractions_and_unbounded_ends_round_trip():
+    import sympy as sp
+
+    from nanopass.passes.flowloss_algebra import INF
+
+    n = sp.Symbol("n", positive=True, integer=True)
+    figures = [3 * n + 1, sp.Rational(83, 20), INF, sp.Max(n, 2) * n]
+    assert [from_plain(to_plain(f)) for f in figures] == figures

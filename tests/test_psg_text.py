@@ -8,6 +8,7 @@ import re
 import shutil
 import struct
 import subprocess
+from pathlib import Path
 from typing import Any
 
 import attrs
@@ -526,3 +527,15 @@ def test_mlir_opt_reads_the_text(name, tmp_path):
                           "--mlir-print-debuginfo", str(path)], capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stderr
     assert '"psg.yield"' in run.stdout or name == "weird names"
+
+
+def test_the_flowloss_table_with_fractions_and_formulas_round_trips():
+    from nanopass import Pipeline
+    from nanopass.frontend import parse
+
+    path = Path(__file__).resolve().parent.parent / "examples" / "branchy.clef"
+    graph = Pipeline.parse("elaborate,reachability,baker,coeffects,color,flowloss").run(
+        parse(path.read_text(), str(path))).graph
+    text = to_mlir(graph)
+    assert "left out" not in text.split("\n", 1)[0]
+    assert from_mlir(text).annotation("flowloss") == graph.annotation("flowloss")
