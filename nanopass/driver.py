@@ -9,10 +9,8 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-import attrs
-import numpy as np
-
 from nanopass.graph import Graph
+from nanopass.interp.values import to_python  # re-exported: the CLI and tests read results through it
 from nanopass.pass_ import PASSES, Pass
 from nanopass.pipeline import Pipeline
 
@@ -74,36 +72,6 @@ def profile(program: str | bytes | Graph, entry: str, *args: Any,
     from nanopass.profiler import profile_graph
 
     return profile_graph(as_graph(program), entry, *args, externs=externs)
-
-
-def to_python(value: Any) -> Any:
-    """Plain JSON-able Python for an interpreter value.
-
-    Lists and arrays become lists, records and maps dicts, ``Some x`` is ``x``
-    and ``None`` is ``None``, and other union values are
-    ``{"case": name, "fields": [...]}`` (just the name when there are none).
-    """
-    from nanopass.interp.values import Cons, Union
-
-    if isinstance(value, Union):
-        if value.type == "option":
-            return to_python(value.payload[0]) if value.payload else None
-        if not value.payload:
-            return value.case
-        return {"case": value.case, "fields": [to_python(v) for v in value.payload]}
-    if isinstance(value, Cons):
-        return [to_python(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, (list, tuple)):
-        return [to_python(v) for v in value]
-    if isinstance(value, Mapping):
-        return {str(to_python(k)): to_python(v) for k, v in value.items()}
-    if attrs.has(type(value)):
-        return {k: to_python(v) for k, v in attrs.asdict(value, recurse=False).items()}
-    return value
 
 
 # -- the demo: the main job on the bundled examples -----------------------------------

@@ -35,6 +35,7 @@ import math
 import struct
 from typing import Any, Iterable, Iterator, Mapping
 
+import attrs
 import numpy as np
 
 INT_MIN, INT_MAX = -(1 << 31), (1 << 31) - 1
@@ -316,3 +317,31 @@ def float_mod(a: float, b: float) -> float:
         return math.fmod(a, b)
     except ValueError:  # fmod(x, 0) and fmod(inf, y): NaN, as .NET gives
         return math.nan
+
+
+def to_python(value: Any) -> Any:
+    """Plain JSON-able Python for an interpreter value.
+
+    Lists and arrays become lists, records and maps dicts, ``Some x`` is ``x``
+    and ``None`` is ``None``, and other union values are
+    ``{"case": name, "fields": [...]}`` (just the name when there are none).
+    """
+    if isinstance(value, Union):
+        if value.type == "option":
+            return to_python(value.payload[0]) if value.payload else None
+        if not value.payload:
+            return value.case
+        return {"case": value.case, "fields": [to_python(v) for v in value.payload]}
+    if isinstance(value, Cons):
+        return [to_python(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, (list, tuple)):
+        return [to_python(v) for v in value]
+    if isinstance(value, Mapping):
+        return {str(to_python(k)): to_python(v) for k, v in value.items()}
+    if attrs.has(type(value)):
+        return {k: to_python(v) for k, v in attrs.asdict(value, recurse=False).items()}
+    return value

@@ -32,7 +32,7 @@ from nanopass.frontend import types as T
 from nanopass.frontend.stack import run_with_big_stack
 from nanopass.graph import Graph
 from nanopass.interp.values import (
-    Float32, Int64, Record, UInt8, Union, array_from, list_of, object_array)
+    Float32, Int64, Record, UInt8, Union, array_from, list_of, object_array, to_python)
 from nanopass.smt.encoder import Shared, extern_result
 from nanopass.smt.layouts import canonical, fresh, scalar_name
 from nanopass.smt.values import (
@@ -126,7 +126,6 @@ def _element(value: Arr, indices: list[int]) -> Any:
 
 def describe_runtime(value: Any) -> str:
     """A short readable form of an input or a result."""
-    from nanopass.driver import to_python
 
     text = repr(to_python(value)) if not isinstance(value, (Union, Record)) else repr(value)
     return text if len(text) <= 80 else text[:77] + "..."
@@ -250,7 +249,6 @@ class Outcome:
 def run_outcome(graph: Graph, entry: str, args: tuple, externs: dict[str, Callable],
                 calls: list | None = None, seconds: float = REPLAY_SECONDS) -> Outcome:
     """``entry(*args)`` on the reference interpreter, stopped after ``seconds``."""
-    from nanopass.driver import to_python
     from nanopass.interpreter import Interpreter
 
     interpreter = Interpreter(graph, externs)
