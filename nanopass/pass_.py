@@ -28,21 +28,9 @@ from pyrsistent import PVector
 from nanopass.diagnostics import Diagnostic
 from nanopass.graph import Graph, Node, Region
 from nanopass.language import Language
+from nanopass.validation import Verdict, annotation_verdicts, refinement_verdicts
 
 PASSES: dict[str, type["Pass"]] = {}
-
-
-@attrs.frozen(slots=True)
-class Verdict:
-    """The outcome of validating one pass on one function."""
-
-    pass_name: str
-    function: str
-    status: str  # validated | counterexample | unknown | tested
-    detail: str = ""
-
-    def __str__(self) -> str:
-        return f"{self.pass_name} {self.function} {self.status}" + (f" {self.detail}" if self.detail else "")
 
 
 @attrs.define
@@ -81,8 +69,6 @@ class Pass:
 
     def validate(self, before: Graph, after: Graph, ctx: PassContext) -> list[Verdict]:
         """Translation validation: by default, that ``after`` refines ``before``."""
-        from nanopass.validation import refinement_verdicts
-
         return refinement_verdicts(self.name, before, after)
 
     @classmethod
@@ -281,6 +267,5 @@ class Analysis(Pass):
         same = after.nodes is before.nodes and after.regions is before.regions
         status = "validated" if same else "counterexample"
         detail = "nodes untouched" if same else "an analysis edited the graph"
-        from nanopass.validation import annotation_verdicts  # its facts, where a check is registered
-
+        # Its facts are checked too, where a check is registered for their table.
         return [Verdict(self.name, "*", status, detail), *annotation_verdicts(self.name, before, after)]

@@ -17,8 +17,23 @@ from __future__ import annotations
 
 from typing import Callable
 
+import attrs
+
 from nanopass.graph import Graph
-from nanopass.pass_ import Verdict
+
+
+@attrs.frozen(slots=True)
+class Verdict:
+    """The outcome of validating one pass on one function."""
+
+    pass_name: str
+    function: str
+    status: str  # validated | counterexample | unknown | tested
+    detail: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.pass_name} {self.function} {self.status}" + (f" {self.detail}" if self.detail else "")
+
 
 Semantics = Callable[[str, Graph, Graph, str], Verdict]
 SEMANTICS: list[Semantics] = []

@@ -22,14 +22,14 @@ from typing import Any
 import z3
 
 from nanopass.graph import Graph
-from nanopass.pass_ import Verdict
 from nanopass.smt import scalars
+from nanopass.smt.abstraction import abstract
 from nanopass.smt.encoder import Machine, Options, Program, Shared
 from nanopass.smt.host import ReplayError, describe_runtime, runtime_value
 from nanopass.smt.layouts import Layouts, fresh
-from nanopass.smt.abstraction import abstract
 from nanopass.smt.refinement import ABSTRACT_MS, parameter_types, solve
 from nanopass.smt.values import BITS, Scalar, Unsupported
+from nanopass.validation import Verdict
 
 ENTRY_ATTRIBUTES = frozenset({"EntryPoint", "HardwareModule", "Kernel"})
 LOCAL_TIMEOUT_MS = 200

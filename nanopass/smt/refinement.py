@@ -45,13 +45,13 @@ import attrs
 import z3
 
 from nanopass.graph import Graph
-from nanopass.pass_ import Verdict
 from nanopass.smt import effects, reductions
 from nanopass.smt.abstraction import abstract, heavy_float_operations
 from nanopass.smt.encoder import Machine, Options, Program, Shared
 from nanopass.smt.host import ReplayError, describe_runtime, model_externs, refines, run_outcome, runtime_value
 from nanopass.smt.layouts import Layouts, fresh
 from nanopass.smt.values import Arr, Unsupported, differs
+from nanopass.validation import Verdict
 
 # Lengths preferred for counterexample inputs (a model may pick any length; small ones replay).
 SMALL_LENGTH = 6
