@@ -18,9 +18,10 @@ from nanopass.driver import default_pipeline, to_python
 from nanopass.frontend import parse
 from nanopass.frontend import types as T
 from nanopass.interpreter import run_graph
+from nanopass.pipeline import Pipeline
 from nanopass.testing.programs import (
-    DEFAULT_FEATURES, FEATURES, INT64_MAX, INT64_MIN, INT_MAX, INT_MIN, ExternFunction, GeneratedProgram,
-    arguments, generated_module, generated_program, programs, random_arguments, same_value)
+    DEFAULT_FEATURES, EXTRA_FEATURES, FEATURES, INT64_MAX, INT64_MIN, INT_MAX, INT_MIN, VALIDATION, ExternFunction,
+    GeneratedProgram, arguments, generated_module, generated_program, programs, random_arguments, same_value)
 
 SMALL = {"max_depth": 2, "max_functions": 2, "max_statements": 2}
 BULK_CHUNKS, BULK_CHUNK = 20, 500
@@ -108,6 +109,8 @@ def observed(program: GeneratedProgram) -> set[str]:
     types = " ; ".join(T.show(t) for t in graph.annotation("types").values())
     source = program.source
     found = set()
+    if "store" in kinds:
+        found.add("stores")
     if {"for", "foreach"} & kinds:
         found.add("for")
     for kind in ("while", "match"):
@@ -180,6 +183,77 @@ def test_few_features_make_programs_of_those_alone(features):
         allowed = features.union(*(IMPLIED.get(f, set()) for f in features))
         assert observed(program) <= allowed, f"seed {seed}\n{program.source}"
         run(program)
+
+
+# -- the features for translation validation ----------------------------------------------------------
+REDUCTION = re.compile(r"\(fun \(?(acc\d+)[^)]*?\)? \(?(x\d+)[^)]*?\)? -> (\1 \S+ \2|(min|max) \1 \2)\)")
+DUPLICATES = re.compile(r"^ *let v\d+ = (.+)\n *let v\d+ = .+\n *let v\d+ = \1$", re.M)
+MASKED = re.compile(r"(\.\. .* &&& 7 do$|^ *while .*&&& 3\)|Array\.init \(.* &&& 7\))", re.M)
+
+
+def fails_at_run_time(program: GeneratedProgram) -> bool:
+    try:
+        run(program)
+    except DiagnosticError:
+        return True
+    return False
+
+
+def observed_extras(program: GeneratedProgram) -> set[str]:
+    """The `EXTRA_FEATURES` a program shows, read off its graph, its text and a run."""
+    graph = parse(program.source)
+    types = " ; ".join(T.show(t) for t in graph.annotation("types").values())
+    found = set()
+    if " list" in types:
+        found.add("lists")
+    if re.search(r"^\[<Cost\(\d+\)>\]\nextern ", program.source, re.M):
+        found.add("effects")
+    patterns = {"reductions": REDUCTION, "duplicates": DUPLICATES, "masked": MASKED,
+                "digest": re.compile(r"^ *let d\d+ = ", re.M)}
+    found |= {feature for feature, pattern in patterns.items() if pattern.search(program.source)}
+    if fails_at_run_time(program):
+        found.add("unguarded")
+    return found
+
+
+def test_every_extra_feature_shows_up_in_validation_programs():
+    seen: set[str] = set()
+    for seed in range(40):
+        seen |= observed_extras(generated_program(seed, features=VALIDATION))
+    assert seen == EXTRA_FEATURES
+
+
+# A lambda that is a bare operator also comes of chance (an accumulator combined with a leaf): no test.
+@pytest.mark.parametrize("feature", sorted(EXTRA_FEATURES - {"reductions"}))
+def test_an_extra_feature_left_out_does_not_appear(feature):
+    for seed in range(25):
+        program = generated_program(seed, features=VALIDATION - {feature}, max_statements=4)
+        assert feature not in observed_extras(program), f"seed {seed}\n{program.source}"
+
+
+def test_the_extras_but_unguarded_keep_every_run_free_of_errors():
+    for seed in range(60):
+        program = generated_program(seed, features=VALIDATION - {"unguarded"})
+        graph = parse(program.source)
+        for k in range(2):
+            run(program, graph, random_arguments(program, seed * 10 + k))
+
+
+def test_digests_leave_reachability_no_statement_to_prune():
+    pipeline = Pipeline.parse("elaborate,reachability")
+    for seed in range(40):
+        source = generated_program(seed, features=VALIDATION).source
+        elaborated = Pipeline.parse("elaborate").run(parse(source)).graph
+        kept = pipeline.run(parse(source)).graph
+        pruned = [node.kind for node_id, node in elaborated.live_nodes()
+                  if kept.nodes[node_id] is None and node.kind not in ("extern", "typedef")]
+        assert pruned == [], f"seed {seed}: {pruned}\n{source}"
+
+
+@SETTINGS
+@given(programs(features=VALIDATION))
+def test_hypothesis_validation_programs_parse_and_check(program):
+    parse(program.source)
 
 
 def test_options_are_checked():

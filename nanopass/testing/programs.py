@@ -20,15 +20,15 @@ What a generated program guarantees, on its ``args`` and on any other
 arguments of its parameter types whose arrays are not empty:
 
 * it parses and type-checks;
-* it runs on the interpreter without a runtime error, by construction:
+* it runs on the interpreter without a runtime error (unless ``unguarded``), by construction:
   integer divisors are ``((b % 7) + 7) % 7 + 1`` (1..7); array indices are
   ``((i % n) + n) % n`` of a non-empty array's length ``n``;
   ``Array.reduce`` and indexing see only arrays known to be non-empty and
   ``Array.map2`` only arrays of one length; a float converted to an integer
   type is guarded to that type's range (NaN gives 0); ``abs`` of an integer
   is taken of ``x % 1000``; every ``match`` is complete;
-* it terminates quickly: ``for`` loops run to a literal bound or an array's
-  length, ``while`` loops are bounded by a counter, calls go to functions
+* it terminates quickly: ``for`` loops run to a literal bound, an array's
+  length or a masked value, ``while`` loops are bounded by a counter, calls go to functions
   declared earlier, recursion (the ``recursion`` feature) decreases an int
   that call sites guard to 0..4, and an estimate of the work done (trip
   counts times body sizes) caps how deeply loops, maps and calls nest;
@@ -48,7 +48,8 @@ arguments of its parameter types whose arrays are not empty:
 * ``if`` (``if/elif/else``), ``match`` (on ints, bools, options, tuples and
   unions, with ``when`` guards), ``let`` (local bindings),
   ``for`` (``let mutable`` with ``for`` loops, with and without carried
-  dependences, and, with ``let`` and ``arrays``, stores into fresh arrays),
+  dependences), ``stores`` (with ``for``, ``let`` and ``arrays``: a fresh
+  array and a loop storing each of its elements),
   ``while`` (counted loops),
   ``calls`` (between top-level functions), ``recursion`` (``let rec`` on a
   bounded int; off by default);
@@ -57,6 +58,37 @@ arguments of its parameter types whose arrays are not empty:
   ``tuples``, ``records`` and ``unions`` (declared types), ``options``,
   ``externs`` (``[<Pure; Cost(n)>]`` declarations, with deterministic pure
   Python implementations in `GeneratedProgram.externs`).
+
+Features outside `FEATURES` (`EXTRA_FEATURES`), off unless named, make
+programs for translation validation (`VALIDATION` turns on all of them with
+`FEATURES` but ``stores``, which the z3 semantics cannot encode;
+`VALIDATION_PROFILE` adds helper functions): what the passes rewrite, in
+every shape a validator must see through:
+
+* ``lists`` (``T list`` data: literals, ``::``, ``List.map filter distinct
+  rev fold length isEmpty``, matches on ``[]`` and ``h :: rest``);
+* ``effects`` (externs without ``Pure``, called anywhere: in lambdas,
+  conditions, loops; with ``duplicates``, one call twice and one effectful
+  closure mapped twice);
+* ``unguarded``: divisors, indices, shift counts, float-to-integer
+  conversions, ``abs``, ``Array.reduce`` and ``Array.map2`` take their
+  operands as they come, so a program may fail at run time (a zero divisor,
+  an index out of range): refinement allows a source that fails to become
+  anything, and a validator must find where a target fails that its source
+  did not;
+* ``masked``: trip counts, ``Array.init`` lengths and shift counts from data,
+  masked small (``e &&& 7``, ``e &&& 3``), so that a bounded unrolling
+  covers every run, and comparisons of masked values with bounds they reach
+  (what an interval analysis claims of them);
+* ``digest``: every local a block binds (and a recursive call's result)
+  flows into the block's result through an int digest of all of it (every
+  element, field and case), so that no statement is dead code that
+  reachability would remove before the passes after it see it;
+* ``duplicates``: one expression twice and once with its operands swapped
+  (what CSE merges, and must not);
+* ``reductions``: folds and reduces whose lambda is a bare operator
+  (``fun acc x -> acc - x``, ``max``), from its identity or another value
+  (what baker names as a reduction, with its associativity).
 
 The entry point is ``main``.  Its parameters are scalars, ``float[]`` /
 ``int[]`` (1..``max_size`` elements) and square ``float[,]`` / ``int[,]``
@@ -83,9 +115,16 @@ FLOATING = ("float", "float32")
 BITS = {"int": 32, "int64": 64, "uint8": 8}
 
 FEATURES = frozenset(SCALARS + (
-    "comparisons", "math", "conversions", "if", "match", "let", "for", "while", "calls", "recursion",
+    "comparisons", "math", "conversions", "if", "match", "let", "for", "stores", "while", "calls", "recursion",
     "arrays", "array2d", "tuples", "records", "unions", "options", "externs"))
 DEFAULT_FEATURES = FEATURES - {"recursion"}
+# Not in FEATURES, so that the programs of every feature set named before them stay as they were.
+EXTRA_FEATURES = frozenset({"lists", "effects", "unguarded", "masked", "digest", "duplicates", "reductions"})
+# Stores left out: arrays are values to the z3 semantics, and a function with one is only tested.
+VALIDATION = (FEATURES - {"stores"}) | EXTRA_FEATURES
+# The options of the translation-validation corpus (``generated_program(seed, **VALIDATION_PROFILE)``): more
+# helper functions than the default, each validated on its own.
+VALIDATION_PROFILE = {"features": VALIDATION, "max_functions": 5}
 
 ENTRY = "main"
 # A bound on the estimated work of one function: evaluated nodes, with loop
@@ -192,6 +231,11 @@ class ArrayLiteral:
 
 
 @attrs.frozen
+class ListLiteral:
+    items: tuple
+
+
+@attrs.frozen
 class Block:
     statements: tuple
     result: object  # an expression, `BlockIf` or `BlockMatch`
@@ -283,9 +327,10 @@ class ExternDecl:
     params: tuple
     result: str
     cost: int
+    pure: bool = True
 
 
-_ATOMIC = (Atom, TupleExpr, RecordExpr, WithExpr, ArrayLiteral)
+_ATOMIC = (Atom, TupleExpr, RecordExpr, WithExpr, ArrayLiteral, ListLiteral)
 
 
 def _operand(e) -> str:
@@ -327,6 +372,8 @@ def render_expression(e) -> str:
         return f"{e.array}.[" + ", ".join(_operand(i) for i in e.indices) + "]"
     if isinstance(e, ArrayLiteral):
         return "[| " + "; ".join(_operand(i) for i in e.items) + " |]"
+    if isinstance(e, ListLiteral):
+        return "[" + "; ".join(_operand(i) for i in e.items) + "]"
     raise TypeError(f"not an expression: {e!r}")
 
 
@@ -410,7 +457,7 @@ def render_program(declarations: Sequence) -> str:
             for case, payload in d.cases:
                 lines.append(f"    | {case}" + (f" of {' * '.join(payload)}" if payload else ""))
         elif isinstance(d, ExternDecl):
-            lines.append(f"[<Pure; Cost({d.cost})>]")
+            lines.append(f"[<Pure; Cost({d.cost})>]" if d.pure else f"[<Cost({d.cost})>]")
             lines.append(f"extern {d.name} : {' -> '.join(d.params + (d.result,))}")
         else:
             params = " ".join(f"({n}: {t})" for n, t in d.params)
@@ -600,14 +647,34 @@ def _element(type_name: str) -> str:
     return type_name.rsplit("[", 1)[0]
 
 
+def _sum(parts: list):
+    total = parts[0]
+    for part in parts[1:]:
+        total = Binary("+", total, part)
+    return total
+
+
+def _case_pattern(case: str, names: list[str]) -> str:
+    if not names:
+        return case
+    return f"{case} {names[0]}" if len(names) == 1 else f"{case} (" + ", ".join(names) + ")"
+
+
+def _case_value(case: str, items: list):
+    if not items:
+        return Atom(case)
+    return Apply(case, (items[0],)) if len(items) == 1 else Apply(case, (TupleExpr(tuple(items)),))
+
+
 class ProgramGenerator:
     """Builds one program; see the module docstring for what it guarantees."""
 
     def __init__(self, choices: SpanChoices, features: frozenset[str], max_depth: int, max_functions: int,
                  max_size: int, max_statements: int, suffix: str = ""):
-        unknown = set(features) - FEATURES
+        unknown = set(features) - FEATURES - EXTRA_FEATURES
         if unknown:
-            raise ValueError(f"unknown features {sorted(unknown)}; expected some of {sorted(FEATURES)}")
+            raise ValueError(f"unknown features {sorted(unknown)}; expected some of "
+                             f"{sorted(FEATURES | EXTRA_FEATURES)}")
         self.scalars = tuple(t for t in SCALARS if t in features)
         if not any(t in features for t in NUMERIC):
             raise ValueError("the features name no numeric type; expected one of " + ", ".join(NUMERIC))
@@ -624,6 +691,7 @@ class ProgramGenerator:
         self.records: dict[str, tuple] = {}
         self.unions: dict[str, tuple] = {}
         self.externs: list[Signature] = []
+        self.effects: list[Signature] = []  # externs without Pure
         self.host: dict[str, ExternFunction] = {}
         self.functions: list[Signature] = []
         self.counter = 0
@@ -662,6 +730,9 @@ class ProgramGenerator:
             declarations += self.repeat(0, 2, 50, lambda: self.union_decl(f"U{len(self.unions)}{self.suffix}"))
         if self.has("externs"):
             declarations += self.repeat(0, 2, 50, lambda: self.extern_decl(f"ext{len(self.externs)}{self.suffix}"))
+        if self.has("effects"):
+            declarations += self.repeat(1, 2, 50, lambda: self.extern_decl(f"emit{len(self.effects)}{self.suffix}",
+                                                                          pure=False))
         helpers = self.has("calls") or self.has("recursion")
         declarations += self.repeat(0, self.max_functions - 1 if helpers else 0, 60, self.function)
         entry, args, sizes = self.entry()
@@ -684,13 +755,14 @@ class ProgramGenerator:
         self.unions[name] = tuple(cases)
         return UnionDecl(name, tuple(cases))
 
-    def extern_decl(self, name: str) -> ExternDecl:
+    def extern_decl(self, name: str, pure: bool = True) -> ExternDecl:
         params = tuple(self.scalar() for _ in range(self.c.integer(1, 2)))
         result = self.scalar(numeric=True)
-        self.externs.append(Signature(name, tuple((f"a{i}", t) for i, t in enumerate(params)), result, 1))
+        (self.externs if pure else self.effects).append(
+            Signature(name, tuple((f"a{i}", t) for i, t in enumerate(params)), result, 1))
         weights = tuple(self.c.integer(-3, 3) for _ in range(len(params) + 1))
         self.host[name] = ExternFunction(name, params, result, weights)
-        return ExternDecl(name, params, result, self.c.integer(1, 50))
+        return ExternDecl(name, params, result, self.c.integer(1, 50), pure)
 
     def function(self) -> Function:
         name = f"f{len(self.functions)}{self.suffix}"
@@ -720,9 +792,9 @@ class ProgramGenerator:
         call = Apply(name, (Binary("-", Atom(n), Atom("1")),)
                      + tuple(self.argument(t, ctx) for _, t in params[1:]))
         if self.has("let"):
-            rest = self.fresh("v")
-            step = self.block(ctx.with_vars(Var(rest, result)), result, statements=1)
-            otherwise = Block((Let(rest, None, call),) + step.statements, step.result)
+            rest = Var(self.fresh("v"), result)
+            step = self.block(ctx.with_vars(rest), result, statements=1, observe=(rest,))
+            otherwise = Block((Let(rest.name, None, call),) + step.statements, step.result)
         elif result in NUMERIC:
             otherwise = Block((), self.combine(result, call, self.expr(result, ctx)))
         else:
@@ -785,6 +857,8 @@ class ProgramGenerator:
             kinds.append("union")
         if self.has("options"):
             kinds.append("option")
+        if self.has("lists"):
+            kinds.append("list")
         if "array" in kinds:
             kinds.append("array")  # twice: the intrinsics over arrays are much of what there is to test
         kind = "scalar" if not self.c.flip(50) else _pick(self.c, kinds)
@@ -796,6 +870,8 @@ class ProgramGenerator:
             return self.scalar(numeric=True) + "[,]"
         if kind == "tuple":
             return f"{self.scalar()} * {self.scalar()}"
+        if kind == "list":
+            return self.scalar() + " list"
         if kind == "record":
             return _pick(self.c, sorted(self.records))
         if kind == "union":
@@ -811,6 +887,8 @@ class ProgramGenerator:
             return "tuple"
         if type_name.endswith(" option"):
             return "option"
+        if type_name.endswith(" list"):
+            return "list"
         if type_name in self.records:
             return "record"
         if type_name in self.unions:
@@ -818,29 +896,129 @@ class ProgramGenerator:
         return "scalar"
 
     # -- blocks and statements -------------------------------------------------------------------
-    def block(self, ctx: Context, result: str, statements: int) -> Block:
-        return self.typed_block(ctx, result, statements)[0]
+    def block(self, ctx: Context, result: str, statements: int, observe: tuple = ()) -> Block:
+        return self.typed_block(ctx, result, statements, observe)[0]
 
-    def typed_block(self, ctx: Context, result: str, statements: int) -> tuple[Block, bool]:
+    def typed_block(self, ctx: Context, result: str, statements: int, observe: tuple = ()) -> tuple[Block, bool]:
         """Up to ``statements`` statements, then an expression of type ``result``; and whether that is a
-        non-empty array."""
+        non-empty array.  With ``digest``, what the statements bind (and ``observe``) flows into the result."""
         out: list = []
         scope = [ctx]
 
         def one() -> None:
             scope[0] = self.statement(scope[0], out)
         self.repeat(0, statements, 75 if ctx.depth == 0 else 50, one)
-        ctx = scope[0]
+        after = scope[0]
         if self.kind(result) == "array":
-            array = self.array(_element(result), ctx)
-            return Block(tuple(out), array.expr), array.nonempty
-        value = self.expr(result, ctx)
-        combinable = result in NUMERIC or (result == "bool" and self.has("comparisons"))
-        locals_ = ctx.visible(result) if combinable else []
-        if locals_ and self.c.flip(60):  # let the result depend on what the block computed
-            for _ in range(self.c.integer(1, 3)):
-                value = self.combine(result, Atom(_pick(self.c, locals_).name), value)
-        return Block(tuple(out), value), False
+            array = self.array(_element(result), after)
+            value, nonempty = array.expr, array.nonempty
+        else:
+            value, nonempty = self.expr(result, after), False
+            combinable = result in NUMERIC or (result == "bool" and self.has("comparisons"))
+            locals_ = after.visible(result) if combinable else []
+            if locals_ and self.c.flip(60):  # let the result depend on what the block computed
+                for _ in range(self.c.integer(1, 3)):
+                    value = self.combine(result, Atom(_pick(self.c, locals_).name), value)
+        bound = observe + after.env[len(ctx.env):]
+        if self.has("digest") and bound:
+            digest = self.fresh("d")
+            out.append(Let(digest, None, _sum([self.observe(Atom(v.name), v.type) for v in bound])))
+            value = self.mix(result, value, Atom(digest), out)
+        return Block(tuple(out), value), nonempty
+
+    # -- digest: an int that depends on all of a value, and results that depend on it ----------------
+    def observe(self, e, type_name: str):
+        """An int expression that depends on every part of ``e`` (a name, or a projection of one)."""
+        kind = self.kind(type_name)
+        if type_name == "int":
+            return e
+        if type_name in INTEGRAL:
+            return Apply("int", (e,))
+        if type_name in FLOATING:
+            scaled = Apply("int", (Binary("*", e, Atom(literal_text(16.0, type_name))),))
+            if self.has("unguarded"):
+                return scaled
+            low, high = (Atom(literal_text(b, type_name)) for b in (-1.0e8, 1.0e8))
+            return IfExpr(((Binary("&&", Binary(">", e, low), Binary("<", e, high)), scaled),), Atom("7"))
+        if type_name == "bool":
+            return IfExpr(((e, Atom("1")),), Atom("2"))
+        if kind in ("array", "list"):
+            acc, x = self.fresh("a"), self.fresh("x")
+            element = _element(type_name) if kind == "array" else type_name[: -len(" list")]
+            step = Binary("+", Binary("*", Atom(acc), Atom("31")), self.observe(Atom(x), element))
+            fold = "Array.fold" if kind == "array" else "List.fold"
+            return Apply(fold, (Lambda(((acc, None), (x, None)), step), Atom("7"), e))
+        if kind == "array2d":
+            return Binary("+", Binary("*", Apply("Array2D.length1", (e,)), Atom("7")), Apply("Array2D.length2", (e,)))
+        if kind == "tuple":
+            first, second = type_name.split(" * ")
+            return Binary("+", self.observe(Apply("fst", (e,)), first), self.observe(Apply("snd", (e,)), second))
+        if kind == "record":
+            return _sum([self.observe(Field(e.text, f), t) for f, t in self.records[type_name]])
+        if kind == "option":
+            x = self.fresh("x")
+            return MatchExpr(e, ((f"Some {x}", None, self.observe(Atom(x), type_name[: -len(" option")])),
+                                 ("None", None, Atom("3"))))
+        arms = []
+        for k, (case, payload) in enumerate(self.unions[type_name]):
+            names = [self.fresh("x") for _ in payload]
+            value = _sum([Atom(str(11 * (k + 1)))] + [self.observe(Atom(n), t) for n, t in zip(names, payload)])
+            arms.append((_case_pattern(case, names), None, value))
+        return MatchExpr(e, tuple(arms))
+
+    def from_digest(self, type_name: str, d):
+        """A scalar of ``type_name`` made from the int ``d``."""
+        if type_name == "int":
+            return d
+        if type_name == "bool":
+            return Binary("=", Binary("%", d, Atom("2")), Atom("0"))
+        return Apply(type_name, (d,))
+
+    def mix_scalar(self, type_name: str, value, d):
+        if type_name == "bool":
+            return Binary("<>", value, self.from_digest("bool", d))
+        return Binary("+", value, self.from_digest(type_name, d))
+
+    def mix(self, type_name: str, value, d, out: list):
+        """``value`` changed by the int ``d`` (a name), so that it depends on it; lets go to ``out``."""
+        kind = self.kind(type_name)
+        if kind == "scalar":
+            return self.mix_scalar(type_name, value, d)
+        if kind == "array":
+            x = self.fresh("x")
+            return Apply("Array.map", (Lambda(((x, None),), self.mix_scalar(_element(type_name), Atom(x), d)), value))
+        if kind == "list":
+            return Binary("::", self.from_digest(type_name[: -len(" list")], d), value)
+        name = self.fresh("r")  # what follows reads the value more than once
+        out.append(Let(name, type_name, value))
+        r = Atom(name)
+        if kind == "array2d":
+            i, j = self.fresh("j"), self.fresh("j")
+            element = self.mix_scalar(_element(type_name), Index(name, (Atom(i), Atom(j))), d)
+            return Apply("Array2D.init", (Apply("Array2D.length1", (r,)), Apply("Array2D.length2", (r,)),
+                                          Lambda(((i, None), (j, None)), element)))
+        if kind == "tuple":
+            first, second = type_name.split(" * ")
+            return TupleExpr((self.mix_scalar(first, Apply("fst", (r,)), d), Apply("snd", (r,))))
+        if kind == "record":
+            field, field_type = self.records[type_name][0]
+            return WithExpr(name, ((field, self.mix_scalar(field_type, Field(name, field), d)),))
+        if kind == "option":
+            element, x = type_name[: -len(" option")], self.fresh("x")
+            return MatchExpr(r, ((f"Some {x}", None, Apply("Some", (self.mix_scalar(element, Atom(x), d),))),
+                                 ("None", None, Apply("Some", (self.from_digest(element, d),)))))
+        cases = self.unions[type_name]
+        arms = []
+        for k, (case, payload) in enumerate(cases):
+            names = [self.fresh("x") for _ in payload]
+            if payload:
+                items = [self.mix_scalar(payload[0], Atom(names[0]), d)] + [Atom(n) for n in names[1:]]
+                arms.append((_case_pattern(case, names), None, _case_value(case, items)))
+            else:  # a case without payload: the digest picks it or the next case
+                other, other_payload = cases[(k + 1) % len(cases)]
+                alternative = _case_value(other, [self.from_digest(t, d) for t in other_payload])
+                arms.append((case, None, IfExpr(((self.from_digest("bool", d), Atom(case)),), alternative)))
+        return MatchExpr(r, tuple(arms))
 
     def statement(self, ctx: Context, out: list) -> Context:
         """Append one statement (or a group: a mutable and its loop) to ``out``; the context after it."""
@@ -853,10 +1031,12 @@ class ProgramGenerator:
                 forms.append(self.let_tuple)
         if self.has("for") and ctx.depth < self.max_depth:
             forms.append(self.for_group)
-            if self.has("arrays") and self.has("let"):
+            if self.has("stores") and self.has("arrays") and self.has("let"):
                 forms.append(self.store_group)
         if self.has("while") and ctx.depth < self.max_depth:
             forms.append(self.while_group)
+        if self.has("duplicates") and self.has("let"):
+            forms.append(self.duplicate_group)
         if not forms:
             return ctx
         return _pick(self.c, forms)(ctx, out)
@@ -908,6 +1088,9 @@ class ProgramGenerator:
 
     def trips(self, ctx: Context) -> tuple[object, object, int] | None:
         """Bounds of a ``for`` loop and its trip count (estimated), or None when the work would be too much."""
+        if self.has("masked") and self.c.flip(40):
+            low, high, count = Atom(str(self.c.integer(-2, 2))), Binary("&&&", self.index_source(ctx), Atom("7")), 10
+            return (low, high, count) if ctx.work * count * 8 <= WORK_LIMIT else None
         arrays = [v for v in ctx.visible() if self.kind(v.type) == "array"]
         if arrays and self.c.flip(40):
             array = _pick(self.c, arrays)
@@ -920,7 +1103,8 @@ class ProgramGenerator:
         return (low, high, count) if ctx.work * max(count, 1) * 8 <= WORK_LIMIT else None
 
     def loop_body(self, ctx: Context, assignable: list[Var], first: tuple = ()) -> tuple:
-        """Local lets, then at least one unit statement: an assignment, a conditional one, a nested loop."""
+        """Local lets, then at least one unit statement: an assignment, a conditional one, a nested loop.  With
+        ``digest``, the lets flow into the first variable assigned."""
         out: list = list(first)
         scope = [ctx]
 
@@ -928,6 +1112,11 @@ class ProgramGenerator:
             scope[0] = self.let_statement(scope[0], out)
         self.repeat(0, 1 if self.has("let") else 0, 40, let)
         self.repeat(1, 2, 40, lambda: self.unit_statement(scope[0], assignable, out))
+        bound = scope[0].env[len(ctx.env):]
+        if self.has("digest") and bound:
+            target = assignable[0]
+            digest = _sum([self.observe(Atom(v.name), v.type) for v in bound])
+            out.append(Assign(Atom(target.name), self.mix_scalar(target.type, Atom(target.name), digest)))
         return tuple(out)
 
     def unit_statement(self, ctx: Context, assignable: list[Var], out: list) -> None:
@@ -952,7 +1141,8 @@ class ProgramGenerator:
 
     def assignment(self, target: Var, ctx: Context) -> Assign:
         value = self.expr(target.type, ctx)
-        if self.c.flip(50):  # a carried dependence: the new value reads the old one
+        # A carried dependence: the new value reads the old one (always with ``digest``: no dead store).
+        if self.has("digest") or self.c.flip(50):
             value = self.combine(target.type, Atom(target.name), value)
         return Assign(Atom(target.name), value)
 
@@ -1020,7 +1210,10 @@ class ProgramGenerator:
             target = Var(name, type_name, mutable=True)
             ctx = ctx.with_vars(target)
             assignable = [target]
-        condition = Binary("<", Atom(counter), Atom(str(limit)))
+        bound = Atom(str(limit))
+        if self.has("masked") and limit >= 3 and self.c.flip(50):
+            bound = Binary("&&&", self.index_source(ctx), Atom("3"))
+        condition = Binary("<", Atom(counter), bound)
         if self.has("comparisons") and self.c.flip(30):
             condition = Binary("&&", condition, self.condition(ctx))
         step = Assign(Atom(counter), Binary("+", Atom(counter), Atom("1")))
@@ -1066,6 +1259,8 @@ class ProgramGenerator:
             forms.append(lambda: Apply("Some", (self.expr(type_name[: -len(" option")], inner),)))
         elif kind == "array2d":
             forms.append(lambda: self.array2d_init(_element(type_name), inner))
+        elif kind == "list":
+            forms += self.list_forms(type_name[: -len(" list")], inner)
         if kind != "array2d":
             if self.has("if"):
                 forms.append(lambda: self.if_expr(type_name, inner))
@@ -1093,6 +1288,9 @@ class ProgramGenerator:
             return self.union_value(type_name, ctx, leaf=True)
         if kind == "option":
             return Atom("None") if self.c.flip(50) else Apply("Some", (self.constant(type_name[:-7], ctx),))
+        if kind == "list":
+            element = type_name[: -len(" list")]
+            return ListLiteral(tuple(self.constant(element, ctx) for _ in range(self.c.integer(0, 3))))
         return self.array2d_init(_element(type_name), ctx.deeper())  # 1-D arrays are made by `array`
 
     def record_value(self, type_name: str, ctx: Context, leaf: bool) -> RecordExpr:
@@ -1124,6 +1322,8 @@ class ProgramGenerator:
         else:
             forms.append(lambda: self.logic(ctx))
         readers = self.array_readers(type_name, ctx)
+        if self.has("lists"):
+            readers += self.list_readers(type_name, ctx)
         if readers:
             forms.append(lambda: _pick(self.c, readers)())
         projections = self.projections(type_name, ctx)
@@ -1142,11 +1342,20 @@ class ProgramGenerator:
             return Negate(self.expr(type_name, ctx))
         left = self.expr(type_name, ctx)
         if op in ("<<<", ">>>"):
-            return Binary(op, left, Atom(str(self.c.integer(0, BITS[type_name] - 1))))
+            return Binary(op, left, self.shift_count(type_name, ctx))
         right = self.expr(type_name, ctx)
-        if op in ("/", "%") and type_name in INTEGRAL:
+        if op in ("/", "%") and type_name in INTEGRAL and not self.has("unguarded"):
             right = self.divisor(right, type_name)
         return Binary(op, left, right)
+
+    def shift_count(self, type_name: str, ctx: Context):
+        """A literal count below the width; with ``unguarded`` any int (F# masks it), with ``masked`` a masked
+        one."""
+        if self.has("unguarded") and self.c.flip(50):
+            return self.index_source(ctx)
+        if self.has("masked") and self.c.flip(50):
+            return Binary("&&&", self.index_source(ctx), Atom(str(BITS[type_name] - 1)))
+        return Atom(str(self.c.integer(0, BITS[type_name] - 1)))
 
     def divisor(self, e, type_name: str):
         """``e`` made a divisor in 1..7, for any value of ``e``."""
@@ -1165,18 +1374,18 @@ class ProgramGenerator:
         if name in ("min", "max"):
             return Apply(name, (self.expr(type_name, ctx), self.expr(type_name, ctx)))
         operand = self.expr(type_name, ctx)
-        if name == "abs" and type_name in INTEGRAL:  # abs of the minimum value traps: keep it small
+        if name == "abs" and type_name in INTEGRAL and not self.has("unguarded"):  # abs of the minimum traps
             operand = Binary("%", operand, Atom(literal_text(1000, type_name)))
         return Apply(name, (operand,))
 
     def conversion_sources(self, type_name: str) -> list[str]:
-        guarded = self.has("if") and self.has("comparisons")
+        guarded = (self.has("if") and self.has("comparisons")) or self.has("unguarded")
         return [t for t in self.numeric if t != type_name
                 and (guarded or t not in FLOATING or type_name in FLOATING)]
 
     def conversion(self, type_name: str, ctx: Context):
         source = _pick(self.c, self.conversion_sources(type_name))
-        if source in FLOATING and type_name in INTEGRAL:
+        if source in FLOATING and type_name in INTEGRAL and not self.has("unguarded"):
             # Out of range (or NaN) the conversion is the platform's business: keep to the range.  The
             # operand is a name or a literal, so that the guard and the conversion read one value.
             variables = ctx.visible(source)
@@ -1198,6 +1407,9 @@ class ProgramGenerator:
         return _pick(self.c, forms)()
 
     def comparison(self, ctx: Context):
+        if self.has("masked") and self.c.flip(25):  # a masked value against a bound it may reach
+            op = _pick(self.c, ("=", "<>", "<", "<=", ">", ">="))
+            return Binary(op, Binary("&&&", self.index_source(ctx), Atom("7")), Atom(str(self.c.integer(0, 8))))
         type_name = self.scalar()
         op = _pick(self.c, ("=", "<>", "<", "<=", ">", ">="))
         return Binary(op, self.expr(type_name, ctx), self.expr(type_name, ctx))
@@ -1248,6 +1460,8 @@ class ProgramGenerator:
             forms.append(self.match_tuple)
         if self.unions:
             forms.append(self.match_union)
+        if self.has("lists"):
+            forms.append(self.match_list)
         if not forms:
             forms.append(self.match_int)
         return _pick(self.c, forms)(ctx)
@@ -1350,6 +1564,8 @@ class ProgramGenerator:
                  and self.has("recursion" if f.recursive else "calls")]
         if self.has("externs"):
             found += [e for e in self.externs if type_name in (None, e.result)]
+        if self.has("effects"):
+            found += [e for e in self.effects if type_name in (None, e.result)]
         return found
 
     def call(self, callee: Signature, ctx: Context):
@@ -1369,6 +1585,8 @@ class ProgramGenerator:
     # -- arrays ----------------------------------------------------------------------------------
     def array_count(self, ctx: Context, nonempty: bool = False) -> tuple[object, object, bool]:
         """A length for a new array: (length key, expression, non-empty)."""
+        if self.has("masked") and not nonempty and self.c.flip(30):
+            return self.symbol(), Binary("&&&", self.index_source(ctx), Atom("7")), False
         arrays = [v for v in ctx.visible() if self.kind(v.type) == "array" and (v.nonempty or not nonempty)]
         if arrays and self.c.flip(40):
             v = _pick(self.c, arrays)
@@ -1443,7 +1661,8 @@ class ProgramGenerator:
     def array_map2(self, element: str, ctx: Context, nonempty: bool) -> ArrayValue:
         first = self.array(self.scalar(), ctx, nonempty)
         second_element = self.scalar()
-        same_length = [v for v in ctx.visible(second_element + "[]") if v.length == first.length]
+        same_length = [v for v in ctx.visible(second_element + "[]")
+                       if v.length == first.length or self.has("unguarded")]
         if same_length and self.c.flip(60):
             second = Atom(_pick(self.c, same_length).name)
         else:  # a map of the first array has its length
@@ -1463,7 +1682,9 @@ class ProgramGenerator:
         return Apply("Array2D.init", (Atom(str(rows)), Atom(str(columns)), self.lambda_of([i, j], body)))
 
     def wrap_index(self, i, n):
-        """``i`` made an index of an array of length ``n`` > 0, for any value of ``i``."""
+        """``i`` made an index of an array of length ``n`` > 0, for any value of ``i`` (``unguarded``: ``i``)."""
+        if self.has("unguarded"):
+            return i
         return Binary("%", Binary("+", Binary("%", i, n), n), n)
 
     def index_source(self, ctx: Context):
@@ -1479,7 +1700,7 @@ class ProgramGenerator:
         """Ways to get a ``type_name`` out of an array in scope or a new one."""
         readers: list[Callable] = []
         vectors = [v for v in ctx.visible() if self.kind(v.type) == "array"]
-        indexable = [v for v in vectors if v.type == type_name + "[]" and v.nonempty]
+        indexable = [v for v in vectors if v.type == type_name + "[]" and (v.nonempty or self.has("unguarded"))]
         if indexable:
             def index() -> Index:
                 v = _pick(self.c, indexable)
@@ -1508,6 +1729,10 @@ class ProgramGenerator:
         return readers
 
     def array_fold(self, type_name: str, ctx: Context):
+        if self.has("reductions") and self.c.flip(50):
+            source = self.array(type_name, ctx)
+            return Apply("Array.fold", (self.operator_lambda(type_name), self.reduction_init(type_name),
+                                        source.expr))
         source = self.array(self.scalar(), ctx)
         acc, x = Var(self.fresh("acc"), type_name), Var(self.fresh("x"), source.element)
         body = self.expr(type_name, self.lambda_context(ctx, [acc, x]))
@@ -1516,12 +1741,130 @@ class ProgramGenerator:
         return Apply("Array.fold", (self.lambda_of([acc, x], body), self.expr(type_name, ctx), source.expr))
 
     def array_reduce(self, type_name: str, ctx: Context):
-        source = self.array(type_name, ctx, nonempty=True)
+        source = self.array(type_name, ctx, nonempty=not self.has("unguarded"))
+        if self.has("reductions") and self.c.flip(50):
+            return Apply("Array.reduce", (self.operator_lambda(type_name), source.expr))
         a, b = Var(self.fresh("x"), type_name), Var(self.fresh("x"), type_name)
         body = self.expr(type_name, self.lambda_context(ctx, [a, b]))
         if self.c.flip(60):
             body = self.combine(type_name, Atom(a.name), body)
         return Apply("Array.reduce", (self.lambda_of([a, b], body), source.expr))
+
+    # -- reductions by an operator ---------------------------------------------------------------
+    def operator_lambda(self, type_name: str) -> Lambda:
+        """``fun a b -> a op b`` (or ``min a b``, ``max a b``): a reduction baker can name."""
+        if type_name == "bool":
+            ops: tuple = ("&&", "||")
+        else:
+            ops = ("+", "*", "-", "min", "max") + (("&&&", "|||", "^^^") if type_name in INTEGRAL else ())
+        op = _pick(self.c, ops)
+        a, b = Var(self.fresh("acc"), type_name), Var(self.fresh("x"), type_name)
+        body = Apply(op, (Atom(a.name), Atom(b.name))) if op in ("min", "max") else Binary(op, Atom(a.name),
+                                                                                          Atom(b.name))
+        return self.lambda_of([a, b], body)
+
+    def reduction_init(self, type_name: str) -> Atom:
+        """The first accumulator of a fold: the identity of some operator, or not."""
+        if type_name == "bool":
+            return Atom(literal_text(self.c.flip(50), "bool"))
+        values = (0, 1, -1, 3) if type_name in SIGNED else (0, 1, 255)
+        return Atom(literal_text(float(_pick(self.c, values)) if type_name in FLOATING else _pick(self.c, values),
+                                 type_name))
+
+    # -- lists -----------------------------------------------------------------------------------
+    def list_forms(self, element: str, ctx: Context) -> list[Callable]:
+        of = element + " list"
+        forms: list[Callable] = [
+            lambda: ListLiteral(tuple(self.expr(element, ctx) for _ in range(self.c.integer(0, 3)))),
+            lambda: Binary("::", self.expr(element, ctx), self.expr(of, ctx))]
+        if ctx.work * self.max_size <= WORK_LIMIT:
+            forms += [lambda: self.list_map(element, ctx), lambda: self.list_filter(element, ctx),
+                      lambda: Apply(_pick(self.c, ("List.rev", "List.distinct")), (self.expr(of, ctx),))]
+        return forms
+
+    def list_map(self, element: str, ctx: Context) -> Apply:
+        source = self.scalar()
+        x = Var(self.fresh("x"), source)
+        body = self.expr(element, self.lambda_context(ctx, [x]))
+        return Apply("List.map", (self.lambda_of([x], body), self.expr(source + " list", ctx)))
+
+    def list_filter(self, element: str, ctx: Context) -> Apply:
+        x = Var(self.fresh("x"), element)
+        keep = self.condition(self.lambda_context(ctx, [x]))
+        return Apply("List.filter", (self.lambda_of([x], keep), self.expr(element + " list", ctx)))
+
+    def list_readers(self, type_name: str, ctx: Context) -> list[Callable]:
+        """Ways to get a ``type_name`` out of a list."""
+        if ctx.work * self.max_size > WORK_LIMIT:
+            return []
+        readers: list[Callable] = [lambda: self.list_fold(type_name, ctx)]
+        if type_name == "int":
+            readers.append(lambda: Apply("List.length", (self.expr(self.scalar() + " list", ctx),)))
+        if type_name == "bool":
+            readers.append(lambda: Apply("List.isEmpty", (self.expr(self.scalar() + " list", ctx),)))
+        return readers
+
+    def list_fold(self, type_name: str, ctx: Context) -> Apply:
+        if self.has("reductions") and self.c.flip(50):
+            return Apply("List.fold", (self.operator_lambda(type_name), self.reduction_init(type_name),
+                                       self.expr(type_name + " list", ctx)))
+        element = self.scalar()
+        acc, x = Var(self.fresh("acc"), type_name), Var(self.fresh("x"), element)
+        body = self.combine(type_name, Atom(acc.name), self.expr(type_name, self.lambda_context(ctx, [acc, x])))
+        return Apply("List.fold", (self.lambda_of([acc, x], body), self.expr(type_name, ctx),
+                                   self.expr(element + " list", ctx)))
+
+    def match_list(self, ctx: Context):
+        element = self.scalar()
+        scrutinee = self.expr(element + " list", ctx)
+        head, rest = Var(self.fresh("h"), element), Var(self.fresh("t"), element + " list")
+        cons = (f"{head.name} :: {rest.name}", self.guard(ctx.with_vars(head, rest)), (head, rest))
+        arms = [("[]", None, ()), cons] if self.c.flip(50) else [cons, ("[]", None, ())]
+        if cons[1] is not None:
+            arms.append(("_", None, ()))
+        return scrutinee, arms
+
+    # -- duplicates ------------------------------------------------------------------------------
+    def duplicate_group(self, ctx: Context, out: list) -> Context:
+        """``let x = a op b``, ``let y = b op a``, ``let z = a op b``: CSE may merge x and z, never y; with
+        ``effects``, one effectful call twice, or one effectful closure mapped twice: never merged."""
+        if self.effects and self.c.flip(40):
+            return self.repeated_effect(ctx, out)
+        type_name = self.scalar(numeric=True)
+        a, b = self.expr(type_name, ctx), self.expr(type_name, ctx)
+        ops = ["-", "/"] + (["%"] if type_name in INTEGRAL else [])
+        if type_name in INTEGRAL and self.has("unguarded"):
+            ops.append("<<<")
+        op = _pick(self.c, ops)
+        if op == "<<<":
+            first, second = Binary(op, a, Apply("int", (b,))), Binary(op, b, Apply("int", (a,)))
+        elif op in ("/", "%") and type_name in INTEGRAL and not self.has("unguarded"):
+            first, second = Binary(op, a, self.divisor(b, type_name)), Binary(op, b, self.divisor(a, type_name))
+        else:
+            first, second = Binary(op, a, b), Binary(op, b, a)
+        names = [self.fresh("v") for _ in range(3)]
+        out += [Let(names[0], None, first), Let(names[1], None, second), Let(names[2], None, first)]
+        return ctx.with_vars(*(Var(n, type_name) for n in names))
+
+    def repeated_effect(self, ctx: Context, out: list) -> Context:
+        callee = _pick(self.c, self.effects)
+        first, second = self.fresh("v"), self.fresh("v")
+        over = [kind for kind, feature in (("list", "lists"), ("array", "arrays")) if self.has(feature)]
+        if over and ctx.work * self.max_size <= WORK_LIMIT and self.c.flip(50):
+            element, x, closure = callee.params[0][1], self.fresh("x"), self.fresh("g")
+            inner = self.lambda_context(ctx, [Var(x, element)])
+            call = Apply(callee.name, (Atom(x),) + tuple(self.expr(t, inner) for _, t in callee.params[1:]))
+            out.append(Let(closure, None, Lambda(((x, element),), call)))
+            if _pick(self.c, over) == "list":
+                value = Apply("List.length", (Apply("List.map", (Atom(closure), self.expr(element + " list", ctx))),))
+            else:
+                source = self.array(element, ctx).expr
+                value = Apply("Array.length", (Apply("Array.map", (Atom(closure), source)),))
+            out += [Let(first, None, value), Let(second, None, value)]
+            return ctx.with_vars(Var(first, "int"), Var(second, "int"))
+        value = self.call(callee, ctx)
+        out += [Let(first, None, value), Let(second, None, value)]
+        return ctx.with_vars(Var(first, callee.result), Var(second, callee.result))
 
 
 # -- arguments ----------------------------------------------------------------------------------
@@ -1588,7 +1931,7 @@ def random_arguments(program: GeneratedProgram, seed: int, max_size: int = 16) -
 
 
 def same_value(a, b) -> bool:
-    """Whether two results (as `nanopass.driver.to_python` gives them) are the same: NaN equals NaN,
+    """Whether two results (as `nanopass.interp.values.to_python` gives them) are the same: NaN equals NaN,
     and 0.0 differs from -0.0."""
     if isinstance(a, float) and isinstance(b, float):
         if a != a or b != b:
