@@ -18,16 +18,21 @@ keeps every fact that holds for *any* interpretation of the operators:
 Array lambdas are rewritten inside their bodies (the bound index is
 instantiated with a fresh constant, then bound again).
 
-`heavy_float_operations` counts the operators whose bit-blasting is largest
+`float_operations` counts the operators whose bit-blasting is largest
 (``fp.rem``, ``fp.div``, ``fp.sqrt``, ``fp.fma``): z3 checks its timeout only
 between steps, and a query with dozens of them can spend minutes and
 gigabytes before the first check, so callers decline such a query as
-``unknown`` instead of asking.
+``unknown`` instead of asking.  ``fp.rem`` of binary64 values is the worst:
+one of them, on an array's element, ran 25 s and 4 GB past a 5 s timeout,
+two more than a minute (both solvers, whatever the tactics), so it is
+counted apart.  It also says whether a query has floating point at all
+(`nanopass.smt.refinement` bit-blasts those by tactics first).
 """
 
 from __future__ import annotations
 
 import itertools
+from typing import NamedTuple
 
 import z3
 
@@ -112,11 +117,17 @@ def abstract(formulas: list[z3.BoolRef]) -> tuple[list[z3.BoolRef], bool]:
     return out, rewrite.changed
 
 
-def heavy_float_operations(formulas: list[z3.ExprRef]) -> int:
-    """How many distinct applications of the `HEAVY` floating-point operators the formulas hold."""
+class FloatOperations(NamedTuple):
+    heavy: int  # distinct applications of the `HEAVY` operators
+    double_remainders: int  # of which fp.rem on binary64
+    any: bool  # whether there is any floating-point term
+
+
+def float_operations(formulas: list[z3.ExprRef]) -> FloatOperations:
+    """What floating point the formulas hold (distinct terms)."""
     seen: set[int] = set()
     held: list[z3.ExprRef] = []  # keeps the ids in `seen` from being reused by z3 while we walk
-    stack, count = list(formulas), 0
+    stack, heavy, remainders, floats = list(formulas), 0, 0, False
     while stack:
         term = stack.pop()
         if term.get_id() in seen:
@@ -126,6 +137,9 @@ def heavy_float_operations(formulas: list[z3.ExprRef]) -> int:
         if z3.is_quantifier(term):
             stack.append(term.body())
         elif z3.is_app(term):
-            count += term.decl().kind() in HEAVY
+            kind = term.decl().kind()
+            heavy += kind in HEAVY
+            remainders += kind == z3.Z3_OP_FPA_REM and term.sort().ebits() == 11
+            floats = floats or z3.is_fp(term)
             stack.extend(term.children())
-    return count
+    return FloatOperations(heavy, remainders, floats)

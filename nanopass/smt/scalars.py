@@ -17,6 +17,10 @@ The reference is `nanopass.interp.operators` and `nanopass.interp.intrinsics`:
   order on strings, ``false < true`` on bools, lexicographic on tuples (the
   first items that differ decide, as Python's tuples do); records, unions and
   lists compare for equality only.
+* A product is declined (`Unsupported`) when z3's rewriter would flatten it
+  into more than `MAX_PRODUCT_FACTORS` factors: a value squared again and
+  again (``m <- m * m`` in a loop) is a small term whose flattening doubles
+  with each square, and z3 runs out of memory before any timeout applies.
 * Conversions: a float that is NaN, infinite or out of range becomes the
   minimum int / int64; uint8 takes the low 8 bits of the int conversion; an
   int64 goes to float32 through float (two roundings, as the interpreter does).
@@ -39,6 +43,7 @@ SHIFT_MASKS = {"int": 31, "int64": 63, "uint8": 7}
 INTEGER_TYPES = ("int", "int64", "uint8")
 FLOAT_TYPES = ("float", "float32")
 COMPARISONS = ("=", "<>", "<", "<=", ">", ">=")
+MAX_PRODUCT_FACTORS = 4096
 
 
 def minimum(type_name: str) -> z3.BitVecNumRef:
@@ -77,6 +82,30 @@ def _fmod(x: z3.FPRef, y: z3.FPRef) -> z3.FPRef:
     return z3.If(keep, r, z3.fpAdd(RNE, r, toward_x))
 
 
+def flattened_factors(term: z3.ExprRef) -> int:
+    """How many factors z3's rewriter makes of ``term`` when it flattens nested bit-vector products (1 for
+    anything else)."""
+    counts: dict[int, int] = {}
+    held = [term]  # keeps the ids in `counts` from being reused by z3 while we walk
+    stack = [term]
+    while stack:
+        node = stack[-1]
+        if node.get_id() in counts:
+            stack.pop()
+            continue
+        products = [c for c in node.children() if z3.is_app_of(c, z3.Z3_OP_BMUL)] if z3.is_app_of(
+            node, z3.Z3_OP_BMUL) else []
+        pending = [c for c in products if c.get_id() not in counts]
+        if pending:
+            held.extend(pending)
+            stack.extend(pending)
+            continue
+        stack.pop()
+        counts[node.get_id()] = 1 if not z3.is_app_of(node, z3.Z3_OP_BMUL) else sum(
+            counts[c.get_id()] if z3.is_app_of(c, z3.Z3_OP_BMUL) else 1 for c in node.children())
+    return counts[term.get_id()]
+
+
 def arithmetic(op: str, type_name: str, a: Scalar, b: Scalar, fault: Fault) -> Scalar:
     """A binary operator on two scalars of ``type_name`` (comparisons are `compare`)."""
     x, y = a.term, b.term
@@ -87,6 +116,10 @@ def arithmetic(op: str, type_name: str, a: Scalar, b: Scalar, fault: Fault) -> S
         if op == "-":
             return Scalar(type_name, x - y)
         if op == "*":
+            factors = flattened_factors(x) + flattened_factors(y)
+            if factors > MAX_PRODUCT_FACTORS:
+                raise Unsupported(f"a product of {factors} factors (a value squared again and again), more than "
+                                  f"z3's rewriter can flatten", kind="prim")
             return Scalar(type_name, x * y)
         if op in ("/", "%"):
             zero = y == 0
