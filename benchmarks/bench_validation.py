@@ -1,7 +1,8 @@
 """Translation validation time per pass and per function, side by side with differential testing.
 
 Every example program (examples/*.clef) and generated well-typed programs
-(`nanopass.smt.programs`, functions of up to ``--max-ops`` nodes) go
+(`nanopass.testing.programs`, its ``VALIDATION_PROFILE`` with statements and
+nesting varied, functions of up to ``--max-ops`` nodes) go
 through the default pipeline with validation on.  Each call of the z3
 semantics (one pass, one changed function) and each range check of an
 analysis is timed; the table gives, per pass, the count, the median, the
@@ -35,7 +36,7 @@ from nanopass.frontend import parse  # noqa: E402
 from nanopass.graph import Graph  # noqa: E402
 from nanopass.smt import Options, install  # noqa: E402
 from nanopass.smt.differential import differential_test  # noqa: E402
-from nanopass.smt.programs import program  # noqa: E402
+from nanopass.testing.programs import VALIDATION_PROFILE, generated_program  # noqa: E402
 
 
 def function_size(graph: Graph, name: str) -> int:
@@ -55,9 +56,9 @@ def programs(count: int, max_ops: int) -> list[tuple[str, Graph]]:
     wanted, seed = len(items) + count, 0
     while len(items) < wanted and seed < 20 * count:
         # Sizes from a few operations to max_ops: more statements, deeper expressions.
-        statements, depth = 1 + seed % 7, 2 + seed % 3
-        graph = parse(program(seed, functions=3, statements=statements, depth=depth), filename=f"generated{seed}.clef")
-        if all(function_size(graph, n) <= max_ops for n in ("f0", "f1", "f2")):
+        options = {**VALIDATION_PROFILE, "max_statements": 1 + seed % 7, "max_depth": 2 + seed % 3}
+        graph = parse(generated_program(seed, **options).source, filename=f"generated{seed}.clef")
+        if all(function_size(graph, name) <= max_ops for name in validation.declarations(graph)):
             items.append((f"generated{seed}", graph))
         seed += 1
     return items

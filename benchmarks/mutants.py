@@ -10,7 +10,9 @@ place of the original, which is restored afterwards.  The pass files are
 never edited.
 
 The corpus is every example program (examples/*.clef) and generated
-well-typed programs (`nanopass.smt.programs`); each goes through
+well-typed programs (`nanopass.testing.programs`, its ``VALIDATION_PROFILE``:
+lists, effects, unguarded operations, masked loop counts, digests,
+duplicated expressions, reductions by an operator); each goes through
 ``elaborate,cse,reachability,baker,cse,widths`` with validation on, until a
 check reports the mutant.  What kills a mutant:
 
@@ -52,7 +54,7 @@ sys.path.insert(0, str(ROOT))
 from nanopass.diagnostics import DiagnosticError  # noqa: E402
 from nanopass.frontend import parse  # noqa: E402
 from nanopass.pipeline import PassFailure, Pipeline  # noqa: E402
-from nanopass.smt.programs import program  # noqa: E402
+from nanopass.testing.programs import VALIDATION_PROFILE, generated_program  # noqa: E402
 
 PIPELINE = "elaborate,cse,reachability,baker,cse,widths"
 EXAMPLES = ROOT / "examples"
@@ -223,8 +225,8 @@ class Kill:
 def corpus(generated: int) -> list[tuple[str, Any]]:
     """(name, graph) for every example and ``generated`` generated programs."""
     items = [(path.name, parse(path.read_bytes(), filename=str(path))) for path in sorted(EXAMPLES.glob("*.clef"))]
-    items += [(f"generated{seed}", parse(program(seed, statements=6), filename=f"generated{seed}.clef"))
-              for seed in range(generated)]
+    items += [(f"generated{seed}", parse(generated_program(seed, **VALIDATION_PROFILE).source,
+                                         filename=f"generated{seed}.clef")) for seed in range(generated)]
     return items
 
 
