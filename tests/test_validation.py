@@ -250,7 +250,5 @@ def test_abstraction_inside_array_lambdas_keeps_its_terms_apart():
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=False, reason="issue 5 open: a false counterexample against widths' range fact "
-                   "[0, 2^31-1] for Array.length at a symbolic length the encoding cannot replay")
 def test_five_hundred_generated_programs_get_no_counterexample():
     _generated_programs_validate(range(1000, 1500))
