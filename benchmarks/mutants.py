@@ -30,7 +30,7 @@ The unmutated corpus runs first: a counterexample there would be a false
 alarm and stops the harness.  Prints one line per mutant and ends with
 ``killed K/N mutants``.
 
-Run: ``.venv/bin/python benchmarks/mutants.py [--generated 20] [--only NAME,...]`` (``make mutants``).
+Run: ``.venv/bin/python benchmarks/mutants.py [--generated 40] [--only NAME,...]`` (``make mutants``).
 """
 
 from __future__ import annotations
@@ -277,7 +277,7 @@ def run_mutant(mutant: Mutant, programs: list[tuple[str, Any]], pipeline_text: s
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--generated", type=int, default=20, help="generated programs in the corpus (default 20)")
+    parser.add_argument("--generated", type=int, default=40, help="generated programs in the corpus (default 40)")
     parser.add_argument("--only", help="comma-separated mutant names")
     args = parser.parse_args(argv)
     chosen = [m for m in MUTANTS if not args.only or m.name in args.only.split(",")]

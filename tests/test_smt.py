@@ -421,3 +421,12 @@ def test_a_value_squared_again_and_again_is_declined_before_z3_flattens_it():
     machine, value = encode(squaring("    for i in 0 .. 6 do\n        "), "f", (Int64(3),))
     wrapped = pow(3, 128, 2 ** 64)
     assert plain(evaluated(machine, value)[0]) == (wrapped - 2 ** 64 if wrapped >= 2 ** 63 else wrapped)
+
+
+def test_a_range_that_no_value_of_its_type_lies_in_is_violated_by_every_value():
+    # Clamping [-8, -1] to uint8's [0, 255] leaves nothing: the check must not become vacuous.
+    from nanopass.smt.facts import outside
+    from nanopass.passes.widths import Interval
+
+    assert z3.is_true(outside(Scalar("uint8", z3.BitVec("v", 8)), Interval(-8, -1)))
+    assert outside(Scalar("uint8", z3.BitVec("v", 8)), Interval(-8, 255)) is None

@@ -17,6 +17,7 @@ is); a timeout or an unencodable function is ``unknown``.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import z3
@@ -56,6 +57,8 @@ def outside(value: Any, interval: Any) -> z3.BoolRef | None:
     low, high = (0, 255) if value.type == "uint8" else (-(1 << (bits - 1)), (1 << (bits - 1)) - 1)
     if lo <= low and hi >= high:
         return None  # the whole type: nothing to check
+    if max(lo, low) > min(hi, high):
+        return z3.BoolVal(True)  # no value of the type lies in it: any value the node computes is outside
     # One unsigned comparison, true for signed and unsigned types alike: v in [lo, hi] iff v - lo <=u hi - lo.
     start = z3.BitVecVal(int(max(lo, low)), bits)
     return z3.simplify(z3.UGT(value.term - start, z3.BitVecVal(int(min(hi, high) - max(lo, low)), bits)))
@@ -129,12 +132,14 @@ def _check(pass_name: str, graph: Graph, name: str, ranges: Any, options: Option
     bounds = sorted(machine.bounds)
     # First with float operators and products uninterpreted (as refinement does): a proof there holds for
     # the real operators; a model there may be spurious, so only the precise query can show one.
+    # Both questions share the timeout, as refinement's do.
+    started = time.monotonic()
     abstracted, changed = abstract(query)
     result = z3.unknown
     if changed:
         result, _, _ = solve(abstracted, min(ABSTRACT_MS, options.timeout_ms // 4))
     if result != z3.unsat:
-        result, model, why = solve(query, options.timeout_ms)
+        result, model, why = solve(query, max(1, options.timeout_ms - int(1000 * (time.monotonic() - started))))
     if result == z3.unsat:
         checked = len({n for n, _, _ in violations})
         return verdict("validated", f"(ranges of {checked} values hold" + (f"; {', '.join(bounds)})" if bounds else ")"))

@@ -68,8 +68,9 @@ every shape a validator must see through:
 * ``lists`` (``T list`` data: literals, ``::``, ``List.map filter distinct
   rev fold length isEmpty``, matches on ``[]`` and ``h :: rest``);
 * ``effects`` (externs without ``Pure``, called anywhere: in lambdas,
-  conditions, loops; with ``duplicates``, one call twice and one effectful
-  closure mapped twice);
+  conditions, loops, and for the effect alone, ``let _ = emit0 x``, which
+  only the token chain keeps; with ``duplicates``, one call twice and one
+  effectful closure mapped twice);
 * ``unguarded``: divisors, indices, shift counts, float-to-integer
   conversions, ``abs``, ``Array.reduce`` and ``Array.map2`` take their
   operands as they come, so a program may fail at run time (a zero divisor,
@@ -78,14 +79,19 @@ every shape a validator must see through:
   did not;
 * ``masked``: trip counts, ``Array.init`` lengths and shift counts from data,
   masked small (``e &&& 7``, ``e &&& 3``), so that a bounded unrolling
-  covers every run, and comparisons of masked values with bounds they reach
-  (what an interval analysis claims of them);
+  covers every run; and what an interval analysis claims of masked values:
+  comparisons with bounds they reach, narrowing conversions of a range
+  that crosses the target's end (``uint8 ((e &&& 255) + 64)``), divisions
+  of a range below zero (``((e &&& 7) - 8) / d``, where truncating and
+  flooring part);
 * ``digest``: every local a block binds (and a recursive call's result)
   flows into the block's result through an int digest of all of it (every
   element, field and case), so that no statement is dead code that
-  reachability would remove before the passes after it see it;
-* ``duplicates``: one expression twice and once with its operands swapped
-  (what CSE merges, and must not);
+  reachability would remove before the passes after it see it; and both
+  parameters of ``Array.map2``'s function flow into its body, unequally;
+* ``duplicates``: one expression twice and once with its operands swapped,
+  or ``a * 0.0`` beside ``a * -0.0`` and the sign of the latter (what CSE
+  merges, and must not);
 * ``reductions``: folds and reduces whose lambda is a bare operator
   (``fun acc x -> acc - x``, ``max``), from its identity or another value
   (what baker names as a reduction, with its associativity).
@@ -1037,6 +1043,8 @@ class ProgramGenerator:
             forms.append(self.while_group)
         if self.has("duplicates") and self.has("let"):
             forms.append(self.duplicate_group)
+        if self.effects and self.has("let"):
+            forms.append(self.effect_statement)
         if not forms:
             return ctx
         return _pick(self.c, forms)(ctx, out)
@@ -1343,6 +1351,10 @@ class ProgramGenerator:
         left = self.expr(type_name, ctx)
         if op in ("<<<", ">>>"):
             return Binary(op, left, self.shift_count(type_name, ctx))
+        if op in ("/", "%") and type_name in SIGNED and type_name in INTEGRAL and self.has("masked") and self.c.flip(40):
+            # A dividend in a known range below zero, where truncation and flooring part.
+            seven, eight = (Atom(literal_text(v, type_name)) for v in (7, 8))
+            left = Binary("-", Binary("&&&", left, seven), eight)
         right = self.expr(type_name, ctx)
         if op in ("/", "%") and type_name in INTEGRAL and not self.has("unguarded"):
             right = self.divisor(right, type_name)
@@ -1384,6 +1396,12 @@ class ProgramGenerator:
                 and (guarded or t not in FLOATING or type_name in FLOATING)]
 
     def conversion(self, type_name: str, ctx: Context):
+        wider = [t for t in self.numeric if t in BITS and type_name in BITS and BITS[t] > BITS[type_name]]
+        if self.has("masked") and wider and self.c.flip(30):
+            # A value of a wider type in a known range that crosses the target's end: the conversion wraps.
+            source, bits = _pick(self.c, wider), BITS[type_name]
+            mask, offset = (Atom(literal_text(v, source)) for v in ((1 << bits) - 1, 1 << (bits - 2)))
+            return Apply(type_name, (Binary("+", Binary("&&&", self.expr(source, ctx), mask), offset),))
         source = _pick(self.c, self.conversion_sources(type_name))
         if source in FLOATING and type_name in INTEGRAL and not self.has("unguarded"):
             # Out of range (or NaN) the conversion is the platform's business: keep to the range.  The
@@ -1671,6 +1689,10 @@ class ProgramGenerator:
             second = Apply("Array.map", (self.lambda_of([y], body), first.expr))
         a, b = Var(self.fresh("x"), first.element), Var(self.fresh("x"), second_element)
         body = self.expr(element, self.lambda_context(ctx, [a, b]))
+        if self.has("digest"):  # both parameters flow into the body, unequally (a swap shows)
+            both = Binary("-", self.observe(Atom(a.name), a.type), Binary("*", self.observe(Atom(b.name), b.type),
+                                                                           Atom("2")))
+            body = self.mix_scalar(element, body, both)
         return ArrayValue(Apply("Array.map2", (self.lambda_of([a, b], body), first.expr, second)), element,
                           first.length, first.nonempty)
 
@@ -1832,6 +1854,14 @@ class ProgramGenerator:
             return self.repeated_effect(ctx, out)
         type_name = self.scalar(numeric=True)
         a, b = self.expr(type_name, ctx), self.expr(type_name, ctx)
+        if type_name in FLOATING and self.c.flip(30):
+            # 0.0 and -0.0: equal, yet not the same constant; the sign of the second product is observed
+            # (1 / -0.0 is -infinity), since the digest of a float cannot tell the zeros apart.
+            zero, negative, one = (Atom(literal_text(z, type_name)) for z in (0.0, -0.0, 1.0))
+            names = [self.fresh("v") for _ in range(3)]
+            out += [Let(names[0], None, Binary("*", a, zero)), Let(names[1], None, Binary("*", a, negative)),
+                    Let(names[2], None, Binary("<", Binary("/", one, Atom(names[1])), zero))]
+            return ctx.with_vars(Var(names[0], type_name), Var(names[1], type_name), Var(names[2], "bool"))
         ops = ["-", "/"] + (["%"] if type_name in INTEGRAL else [])
         if type_name in INTEGRAL and self.has("unguarded"):
             ops.append("<<<")
@@ -1846,17 +1876,26 @@ class ProgramGenerator:
         out += [Let(names[0], None, first), Let(names[1], None, second), Let(names[2], None, first)]
         return ctx.with_vars(*(Var(n, type_name) for n in names))
 
+    def effect_statement(self, ctx: Context, out: list) -> Context:
+        """``let _ = emit ...``: a call kept for its effect alone (only the token chain reaches it)."""
+        out.append(Let("_", None, self.call(_pick(self.c, self.effects), ctx)))
+        return ctx
+
     def repeated_effect(self, ctx: Context, out: list) -> Context:
         callee = _pick(self.c, self.effects)
         first, second = self.fresh("v"), self.fresh("v")
         over = [kind for kind, feature in (("list", "lists"), ("array", "arrays")) if self.has(feature)]
-        if over and ctx.work * self.max_size <= WORK_LIMIT and self.c.flip(50):
+        if over and ctx.work * self.max_size <= WORK_LIMIT and self.c.flip(60):
             element, x, closure = callee.params[0][1], self.fresh("x"), self.fresh("g")
             inner = self.lambda_context(ctx, [Var(x, element)])
             call = Apply(callee.name, (Atom(x),) + tuple(self.expr(t, inner) for _, t in callee.params[1:]))
             out.append(Let(closure, None, Lambda(((x, element),), call)))
             if _pick(self.c, over) == "list":
-                value = Apply("List.length", (Apply("List.map", (Atom(closure), self.expr(element + " list", ctx))),))
+                # Over one list value (a name, or constants), so that the two maps are the same node but for
+                # their effects.
+                lists = ctx.visible(element + " list")
+                source = Atom(_pick(self.c, lists).name) if lists else self.constant(element + " list", ctx)
+                value = Apply("List.length", (Apply("List.map", (Atom(closure), source)),))
             else:
                 source = self.array(element, ctx).expr
                 value = Apply("Array.length", (Apply("Array.map", (Atom(closure), source)),))
