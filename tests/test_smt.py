@@ -430,3 +430,34 @@ def test_a_range_that_no_value_of_its_type_lies_in_is_violated_by_every_value():
 
     assert z3.is_true(outside(Scalar("uint8", z3.BitVec("v", 8)), Interval(-8, -1)))
     assert outside(Scalar("uint8", z3.BitVec("v", 8)), Interval(-8, 255)) is None
+
+
+
+def test_a_deadline_landing_as_a_replay_ends_is_not_sent_on_to_other_threads(monkeypatch):
+    # The watchdog sends its deadline to a thread id.  One landing while the replay stopped its watchdog
+    # kept the watchdog from stopping: it went on sending to the id, which the next thread to start
+    # (the next replay's watchdog, even) could have.  Here stopping is made slow, so that a deadline lands.
+    import threading
+    import types
+
+    from nanopass.smt import host
+
+    class SlowFirstSet(threading.Event):  # only the replay's thread sets its watchdog's event
+        def set(self) -> None:
+            if not getattr(self, "slowed", False):
+                self.slowed = True
+                time.sleep(0.1)
+            super().set()
+
+    graph = parse("let f (n: int) : int =\n    let mutable s = 0\n    for i in 0 .. n do\n        s <- s + i\n"
+                  "    s\n", filename="loop.clef")
+    strays = []
+    monkeypatch.setattr(threading, "excepthook", strays.append)
+    before = threading.active_count()
+    with monkeypatch.context() as patched:
+        patched.setattr(host, "threading", types.SimpleNamespace(
+            Event=SlowFirstSet, Thread=threading.Thread, get_ident=threading.get_ident))
+        outcome = host.run_outcome(graph, "f", (10 ** 9,), {}, seconds=0.01)
+    time.sleep(0.1)
+    assert outcome.timed_out and strays == [] and threading.active_count() == before
+    assert host.run_outcome(graph, "f", (3,), {}).value == 6

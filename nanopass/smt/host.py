@@ -228,6 +228,22 @@ def _interrupt(thread_id: int, done: threading.Event, start: float) -> None:
             ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread_id), ctypes.py_object(_Deadline))
 
 
+def _stop_watchdog(watchdog: threading.Thread, done: threading.Event) -> None:
+    """Stop ``watchdog`` from the thread it watches, before that thread ends.
+
+    A deadline may land while this runs: it is stepped over until the watchdog has been joined, so that
+    no deadline is sent after the thread ends (its id may by then belong to another thread, the next
+    watchdog even); one still pending after the join is cleared."""
+    while True:
+        try:
+            done.set()
+            watchdog.join()
+            break
+        except _Deadline:
+            continue
+    ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(threading.get_ident()), None)
+
+
 @attrs.frozen
 class Outcome:
     """A run's result as plain Python, or why it failed (``failed``)."""
@@ -261,8 +277,7 @@ def run_outcome(graph: Graph, entry: str, args: tuple, externs: dict[str, Callab
         try:
             return interpreter.run_here(entry, args)
         finally:
-            done.set()
-            watchdog.join()
+            _stop_watchdog(watchdog, done)
 
     previous_hook = sys.unraisablehook
 
