@@ -24,7 +24,7 @@ check reports the mutant.  What kills a mutant:
   dominance, baker's fold-in);
 * ``effect tokens`` / ``reduce facts`` / ``range facts``: the obligations of
   `nanopass.smt` (token chains, reductions' claims, widths' intervals);
-* ``exception``: the mutated pass (or the pipeline) raised.
+* ``exception``: the mutated pass, the pipeline or the validator raised.
 
 The unmutated corpus runs first: a counterexample there would be a false
 alarm and stops the harness.  Prints one line per mutant and ends with
@@ -55,6 +55,7 @@ from nanopass.diagnostics import DiagnosticError  # noqa: E402
 from nanopass.frontend import parse  # noqa: E402
 from nanopass.pipeline import PassFailure, Pipeline  # noqa: E402
 from nanopass.testing.programs import VALIDATION_PROFILE, generated_program  # noqa: E402
+from nanopass.validation import VALIDATOR_RAISED  # noqa: E402
 
 PIPELINE = "elaborate,cse,reachability,baker,cse,widths"
 EXAMPLES = ROOT / "examples"
@@ -261,6 +262,8 @@ def check_program(pipeline: Pipeline, name: str, graph: Any) -> Kill | None:
     for verdict in result.verdicts:
         if verdict.status == "counterexample":
             return Kill(classify(verdict), name, str(verdict))
+        if VALIDATOR_RAISED in verdict.detail:
+            return Kill("exception", name, str(verdict))
     return None
 
 

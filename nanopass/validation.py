@@ -15,7 +15,7 @@ wrote or changed (`nanopass.smt` registers one for ``ranges``).
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Any, Callable
 
 import attrs
 
@@ -36,6 +36,7 @@ class Verdict:
 
 
 Semantics = Callable[[str, Graph, Graph, str], Verdict]
+VALIDATOR_RAISED = "the validator raised"
 SEMANTICS: list[Semantics] = []
 FactCheck = Callable[[str, Graph, Graph], list[Verdict]]
 FACT_CHECKS: dict[str, FactCheck] = {}
@@ -90,7 +91,7 @@ def refinement_verdicts(pass_name: str, before: Graph, after: Graph) -> list[Ver
     if not changed:
         return []
     semantics = current_semantics()
-    return [semantics(pass_name, before, after, name) for name in changed]
+    return [_guarded(lambda: semantics(pass_name, before, after, name), pass_name, name) for name in changed]
 
 
 def annotation_verdicts(pass_name: str, before: Graph, after: Graph) -> list[Verdict]:
@@ -99,5 +100,15 @@ def annotation_verdicts(pass_name: str, before: Graph, after: Graph) -> list[Ver
     verdicts = []
     for table, check in FACT_CHECKS.items():
         if table in after.annotations and after.annotation(table) != before.annotation(table):
-            verdicts.extend(check(pass_name, before, after))
+            verdicts.extend(_guarded(lambda: check(pass_name, before, after), pass_name, "*", many=True))
     return verdicts
+
+
+def _guarded(ask: Callable[[], Any], pass_name: str, function: str, many: bool = False) -> Any:
+    """``ask()``; a validator that raises gives an ``unknown`` verdict saying so, never a proof (and never a
+    traceback in the middle of a user's pipeline)."""
+    try:
+        return ask()
+    except Exception as error:  # noqa: BLE001 - a bug of the validator, reported as a verdict
+        failed = Verdict(pass_name, function, "unknown", f"{VALIDATOR_RAISED} {type(error).__name__}: {error}")
+        return [failed] if many else failed

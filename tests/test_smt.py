@@ -271,6 +271,13 @@ def test_two_dimensional_arrays():
         """, "f", np.array([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]))
 
 
+@pytest.mark.parametrize("shape", [(2, 0), (0, 3)])
+def test_two_dimensional_arrays_with_no_rows_or_no_columns_are_read_back(shape):
+    # A model's 2 x 0 array was read back by looking at its first element (an IndexError in the replay).
+    agree("let f (a: float[,]) : float[,] = Array2D.init (Array2D.length1 a) (Array2D.length2 a) "
+          "(fun i j -> a.[i, j])", "f", np.zeros(shape))
+
+
 @pytest.mark.parametrize("n", [0, 3, 9])
 def test_loops_with_mutable_locals(n):
     agree("""

@@ -16,7 +16,7 @@ from nanopass.frontend import parse
 from nanopass.smt import Options, install, verdict_for
 from nanopass.smt.refinement import solve
 from nanopass.testing.programs import VALIDATION_PROFILE, generated_program
-from nanopass.validation import SEMANTICS, changed_functions, current_semantics
+from nanopass.validation import SEMANTICS, VALIDATOR_RAISED, changed_functions, current_semantics
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
@@ -199,6 +199,19 @@ def test_the_pipeline_validates_each_pass_and_function_it_changed():
     assert changed_functions(graph, graph) == []
 
 
+def test_a_validator_that_raises_gives_an_unknown_verdict_that_says_so():
+    def broken(pass_name, before, after, function):
+        raise IndexError("list index out of range")
+
+    SEMANTICS.append(broken)
+    try:
+        result = Pipeline.parse("elaborate").run(graph_of("let f (x: int) : int = x - 1"), validate=True)
+    finally:
+        SEMANTICS.remove(broken)
+    assert [(v.function, v.status, v.detail) for v in result.verdicts] == [
+        ("f", "unknown", f"{VALIDATOR_RAISED} IndexError: list index out of range")]
+
+
 def test_opt_validate_prints_one_line_per_pass_and_function_and_fails_on_a_counterexample(tmp_path, capsys):
     source = tmp_path / "sub.clef"
     source.write_text("let f (x: int) : int = x - 1\n")
@@ -216,7 +229,7 @@ def test_no_example_gets_a_counterexample_through_the_default_pipeline(path):
     graph = parse(path.read_bytes(), filename=str(path))
     result = default_pipeline().run(graph, validate=True)
     assert result.verdicts
-    assert [str(v) for v in result.verdicts if v.status == "counterexample"] == []
+    assert [str(v) for v in result.verdicts if v.status == "counterexample" or VALIDATOR_RAISED in v.detail] == []
 
 
 def _generated_programs_validate(seeds: range) -> None:
@@ -225,7 +238,7 @@ def _generated_programs_validate(seeds: range) -> None:
     for seed in seeds:
         graph = parse(generated_program(seed, **VALIDATION_PROFILE).source, filename=f"generated{seed}.clef")
         result = pipeline.run(graph, validate=True)
-        alarms = [str(v) for v in result.verdicts if v.status == "counterexample"]
+        alarms = [str(v) for v in result.verdicts if v.status == "counterexample" or VALIDATOR_RAISED in v.detail]
         assert alarms == [], (seed, alarms)
         statuses |= {v.status for v in result.verdicts}
     assert "validated" in statuses

@@ -108,7 +108,7 @@ def runtime_value(model: z3.ModelRef, value: Any, opaque: dict | None = None) ->
         if value.rank == 2:
             rows = [[runtime_value(model, _element(value, [i, j]), opaque) for j in range(lengths[1])]
                     for i in range(lengths[0])]
-            return np.array(rows, dtype=object) if rows and not isinstance(rows[0][0], (int, float)) else rows
+            return np.array(rows, dtype=object) if rows and rows[0] and not isinstance(rows[0][0], (int, float)) else rows
         items = [runtime_value(model, _element(value, [k]), opaque) for k in range(lengths[0])]
         if value.container == "list":
             return list_of(items)
