@@ -440,18 +440,25 @@ def test_a_range_that_no_value_of_its_type_lies_in_is_violated_by_every_value():
 
 
 
-def test_a_deadline_landing_as_a_replay_ends_is_not_sent_on_to_other_threads(monkeypatch):
-    # The watchdog sends its deadline to a thread id.  One landing while the replay stopped its watchdog
-    # kept the watchdog from stopping: it went on sending to the id, which the next thread to start
-    # (the next replay's watchdog, even) could have.  Here stopping is made slow, so that a deadline lands.
+@pytest.mark.parametrize("slow", ["start", "stop"])
+def test_a_deadline_landing_as_a_replay_starts_or_ends_is_not_sent_on_to_other_threads(monkeypatch, slow):
+    # The watchdog sends its deadline to a thread id.  One landing while the replay started or stopped its
+    # watchdog left the watchdog running after the replay's thread ended, sending to the id, which the next
+    # thread to start got (the next replay's thread, which died starting: a hang).  Here starting or stopping
+    # is made slow, so that a deadline lands there.
     import threading
     import types
 
     from nanopass.smt import host
 
+    class SlowThread(threading.Thread):
+        def start(self) -> None:
+            super().start()
+            time.sleep(0.1 if slow == "start" else 0)
+
     class SlowFirstSet(threading.Event):  # only the replay's thread sets its watchdog's event
         def set(self) -> None:
-            if not getattr(self, "slowed", False):
+            if slow == "stop" and not getattr(self, "slowed", False):
                 self.slowed = True
                 time.sleep(0.1)
             super().set()
@@ -463,7 +470,7 @@ def test_a_deadline_landing_as_a_replay_ends_is_not_sent_on_to_other_threads(mon
     before = threading.active_count()
     with monkeypatch.context() as patched:
         patched.setattr(host, "threading", types.SimpleNamespace(
-            Event=SlowFirstSet, Thread=threading.Thread, get_ident=threading.get_ident))
+            Event=SlowFirstSet, Thread=SlowThread, Lock=threading.Lock, get_ident=threading.get_ident))
         outcome = host.run_outcome(graph, "f", (10 ** 9,), {}, seconds=0.01)
     time.sleep(0.1)
     assert outcome.timed_out and strays == [] and threading.active_count() == before

@@ -221,27 +221,38 @@ class _Deadline(BaseException):
     the interpreter may catch it)."""
 
 
-def _interrupt(thread_id: int, done: threading.Event, start: float) -> None:
-    """Raise `_Deadline` in the interpreter's thread, again and again until it has stopped."""
-    while not done.wait(0.02 if time.monotonic() > start else max(0.0, start - time.monotonic())):
-        if time.monotonic() > start:
-            ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread_id), ctypes.py_object(_Deadline))
+class _Watchdog:
+    """A deadline for the thread that makes it: past it, a watchdog thread raises `_Deadline` there, again
+    and again, until that thread disarms it.
 
+    The deadline goes to a thread id, which the next thread to start may get once this one has ended; so it
+    is sent only while armed, under a lock that disarming takes, and the thread disarms (retrying past a
+    deadline that lands meanwhile) before it ends."""
 
-def _stop_watchdog(watchdog: threading.Thread, done: threading.Event) -> None:
-    """Stop ``watchdog`` from the thread it watches, before that thread ends.
+    def __init__(self, seconds: float):
+        self.target = threading.get_ident()
+        self.deadline = time.monotonic() + seconds
+        self.lock = threading.Lock()
+        self.armed = True
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self._watch, daemon=True)
 
-    A deadline may land while this runs: it is stepped over until the watchdog has been joined, so that
-    no deadline is sent after the thread ends (its id may by then belong to another thread, the next
-    watchdog even); one still pending after the join is cleared."""
-    while True:
-        try:
-            done.set()
-            watchdog.join()
-            break
-        except _Deadline:
-            continue
-    ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(threading.get_ident()), None)
+    def _watch(self) -> None:
+        while not self.done.wait(max(0.02, self.deadline - time.monotonic())):
+            with self.lock:
+                if self.armed:
+                    ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(self.target), ctypes.py_object(_Deadline))
+
+    def disarm(self) -> None:
+        while True:
+            try:
+                with self.lock:
+                    self.armed = False
+                self.done.set()
+                break
+            except _Deadline:
+                continue
+        ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(self.target), None)  # one sent before: dropped
 
 
 @attrs.frozen
@@ -268,16 +279,14 @@ def run_outcome(graph: Graph, entry: str, args: tuple, externs: dict[str, Callab
     from nanopass.interpreter import Interpreter
 
     interpreter = Interpreter(graph, externs)
-    done = threading.Event()
 
     def watched() -> Any:
-        watchdog = threading.Thread(target=_interrupt, args=(threading.get_ident(), done, time.monotonic() + seconds),
-                                    daemon=True)
-        watchdog.start()
+        watchdog = _Watchdog(seconds)
         try:
+            watchdog.thread.start()
             return interpreter.run_here(entry, args)
         finally:
-            _stop_watchdog(watchdog, done)
+            watchdog.disarm()
 
     previous_hook = sys.unraisablehook
 
