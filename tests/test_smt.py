@@ -445,7 +445,7 @@ def test_a_deadline_landing_as_a_replay_starts_or_ends_is_not_sent_on_to_other_t
     # The watchdog sends its deadline to a thread id.  One landing while the replay started or stopped its
     # watchdog left the watchdog running after the replay's thread ended, sending to the id, which the next
     # thread to start got (the next replay's thread, which died starting: a hang).  Here starting or stopping
-    # is made slow, so that a deadline lands there.
+    # is made slow, so that deadlines land there.
     import threading
     import types
 
@@ -456,10 +456,10 @@ def test_a_deadline_landing_as_a_replay_starts_or_ends_is_not_sent_on_to_other_t
             super().start()
             time.sleep(0.1 if slow == "start" else 0)
 
-    class SlowFirstSet(threading.Event):  # only the replay's thread sets its watchdog's event
-        def set(self) -> None:
-            if slow == "stop" and not getattr(self, "slowed", False):
-                self.slowed = True
+    class SlowFirstSets(threading.Event):  # the replay's thread sets its watchdog's event first
+        def set(self) -> None:  # two deadlines land: one in stopping, one in stopping again
+            self.slowed = getattr(self, "slowed", 0) + 1
+            if slow == "stop" and self.slowed <= 2:
                 time.sleep(0.1)
             super().set()
 
@@ -470,7 +470,7 @@ def test_a_deadline_landing_as_a_replay_starts_or_ends_is_not_sent_on_to_other_t
     before = threading.active_count()
     with monkeypatch.context() as patched:
         patched.setattr(host, "threading", types.SimpleNamespace(
-            Event=SlowFirstSet, Thread=SlowThread, Lock=threading.Lock, get_ident=threading.get_ident))
+            Event=SlowFirstSets, Thread=SlowThread, Lock=threading.Lock, current_thread=threading.current_thread))
         outcome = host.run_outcome(graph, "f", (10 ** 9,), {}, seconds=0.01)
     time.sleep(0.1)
     assert outcome.timed_out and strays == [] and threading.active_count() == before

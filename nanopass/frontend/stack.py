@@ -29,6 +29,11 @@ def run_with_big_stack(fn: Callable[..., Result], *args: object) -> Result:
     """``fn(*args)`` on a big-stack thread (directly when already on one)."""
     if getattr(_big, "on", False):
         return fn(*args)
+    return run_on_new_big_stack(fn, *args)
+
+
+def run_on_new_big_stack(fn: Callable[..., Result], *args: object) -> Result:
+    """``fn(*args)`` on a big-stack thread of its own, which has ended when this returns."""
     outcome: dict[str, object] = {}
 
     def run() -> None:

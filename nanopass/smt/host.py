@@ -29,7 +29,7 @@ import z3
 
 from nanopass.diagnostics import DiagnosticError
 from nanopass.frontend import types as T
-from nanopass.frontend.stack import run_with_big_stack
+from nanopass.frontend.stack import run_on_new_big_stack
 from nanopass.graph import Graph
 from nanopass.interp.values import (
     Float32, Int64, Record, UInt8, Union, array_from, list_of, object_array, to_python)
@@ -222,37 +222,41 @@ class _Deadline(BaseException):
 
 
 class _Watchdog:
-    """A deadline for the thread that makes it: past it, a watchdog thread raises `_Deadline` there, again
-    and again, until that thread disarms it.
+    """A deadline for one thread: past it, a watchdog thread raises `_Deadline` there, again and again (one
+    may land where it is swallowed, in a finalizer), until it is disarmed.
 
-    The deadline goes to a thread id, which the next thread to start may get once this one has ended; so it
-    is sent only while armed, under a lock that disarming takes, and the thread disarms (retrying past a
-    deadline that lands meanwhile) before it ends."""
+    The deadline goes to a thread id, which the next thread to start may get once the watched one has ended.
+    So it is sent only while armed and while the watched thread lives, under a lock that disarming takes;
+    the watched thread disarms it as it finishes (a deadline landing meanwhile escapes it, as a late
+    timeout), and the thread that waited for it disarms it again once it has ended, where nothing lands."""
 
     def __init__(self, seconds: float):
-        self.target = threading.get_ident()
-        self.deadline = time.monotonic() + seconds
+        self.seconds = seconds
         self.lock = threading.Lock()
-        self.armed = True
+        self.armed = False
         self.done = threading.Event()
-        self.thread = threading.Thread(target=self._watch, daemon=True)
+        self.watched: threading.Thread | None = None
+
+    def arm(self) -> None:
+        """Start the deadline for the calling thread."""
+        self.watched = threading.current_thread()
+        self.deadline = time.monotonic() + self.seconds
+        self.armed = True
+        threading.Thread(target=self._watch, daemon=True).start()
 
     def _watch(self) -> None:
         while not self.done.wait(max(0.02, self.deadline - time.monotonic())):
             with self.lock:
-                if self.armed:
-                    ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(self.target), ctypes.py_object(_Deadline))
+                if self.armed and self.watched.is_alive():
+                    ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(self.watched.ident),
+                                                               ctypes.py_object(_Deadline))
 
     def disarm(self) -> None:
-        while True:
-            try:
-                with self.lock:
-                    self.armed = False
-                self.done.set()
-                break
-            except _Deadline:
-                continue
-        ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(self.target), None)  # one sent before: dropped
+        with self.lock:
+            self.armed = False
+        self.done.set()
+        if self.watched is threading.current_thread():  # one sent before, still pending: dropped
+            ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(self.watched.ident), None)
 
 
 @attrs.frozen
@@ -280,10 +284,11 @@ def run_outcome(graph: Graph, entry: str, args: tuple, externs: dict[str, Callab
 
     interpreter = Interpreter(graph, externs)
 
+    watchdog = _Watchdog(seconds)
+
     def watched() -> Any:
-        watchdog = _Watchdog(seconds)
         try:
-            watchdog.thread.start()
+            watchdog.arm()
             return interpreter.run_here(entry, args)
         finally:
             watchdog.disarm()
@@ -296,7 +301,11 @@ def run_outcome(graph: Graph, entry: str, args: tuple, externs: dict[str, Callab
 
     sys.unraisablehook = quiet
     try:
-        value = to_python(run_with_big_stack(watched))
+        try:
+            ran = run_on_new_big_stack(watched)
+        finally:
+            watchdog.disarm()
+        value = to_python(ran)
         if not is_data(value):
             raise Unsupported(f"the result {value!r} is not data (a function, an actor, an Async) and cannot be "
                               "compared")
