@@ -15,7 +15,7 @@ the fallback's ``--inputs`` interpreter runs before and after on generated
 inputs (what a validator without a solver does, checking a sample rather
 than every input).
 
-Run: ``.venv/bin/python benchmarks/bench_validation.py [--programs 40] [--max-ops 200] [--timeout 10]``
+Run: ``.venv/bin/python benchmarks/bench_validation.py [--programs 40] [--max-ops 200] [--timeout 10] [--slowest 5]``
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ from nanopass.frontend import parse  # noqa: E402
 from nanopass.graph import Graph  # noqa: E402
 from nanopass.smt import Options, install  # noqa: E402
 from nanopass.smt.differential import differential_test  # noqa: E402
+from nanopass.smt.facts import entry_functions, function_range_verdict  # noqa: E402
 from nanopass.testing.programs import VALIDATION_PROFILE, generated_program  # noqa: E402
 
 
@@ -70,29 +71,34 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-ops", type=int, default=200, help="the largest generated function, in nodes")
     parser.add_argument("--timeout", type=float, default=10.0, help="z3's timeout per query, in seconds")
     parser.add_argument("--inputs", type=int, default=50, help="inputs of the differential-testing peer")
+    parser.add_argument("--slowest", type=int, default=5, help="list the slowest verdicts, with their programs")
     args = parser.parse_args(argv)
 
     options = Options(timeout_ms=int(args.timeout * 1000), test_inputs=args.inputs)
     semantics = install(options)
     samples: list[tuple[str, str, float, str, int]] = []  # (pass, function, seconds, status, size)
+    slow: list[tuple[float, str, str]] = []  # (seconds, program, verdict)
+    program = [""]
     pairs: list[tuple[str, Graph, Graph, str]] = []
 
     def timed_semantics(pass_name: str, before: Graph, after: Graph, function: str):
         start = time.perf_counter()
         verdict = semantics(pass_name, before, after, function)
-        samples.append((pass_name, function, time.perf_counter() - start, verdict.status, function_size(before, function)))
+        spent = time.perf_counter() - start
+        samples.append((pass_name, function, spent, verdict.status, function_size(before, function)))
+        slow.append((spent, program[0], str(verdict)))
         pairs.append((pass_name, before, after, function))
         return verdict
 
-    range_check = validation.FACT_CHECKS["ranges"]
-
-    def timed_ranges(pass_name: str, before: Graph, after: Graph):
-        start = time.perf_counter()
-        verdicts = range_check(pass_name, before, after)
-        spent = time.perf_counter() - start
-        for verdict in verdicts:  # one search per entry function: its share of the time
-            samples.append((f"{pass_name} (ranges)", verdict.function, spent / max(1, len(verdicts)), verdict.status,
-                            function_size(after, verdict.function)))
+    def timed_ranges(pass_name: str, before: Graph, after: Graph):  # range_verdicts, one entry at a time
+        ranges, verdicts = after.annotation("ranges"), []
+        for function in entry_functions(after) if ranges else ():
+            start = time.perf_counter()
+            verdict = function_range_verdict(pass_name, after, function, ranges, options)
+            spent = time.perf_counter() - start
+            samples.append((f"{pass_name} (ranges)", function, spent, verdict.status, function_size(after, function)))
+            slow.append((spent, program[0], str(verdict)))
+            verdicts.append(verdict)
         return verdicts
 
     validation.SEMANTICS[-1] = timed_semantics
@@ -102,6 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     alarms = []
     for name, graph in corpus:
+        program[0] = name
         result = pipeline.run(graph, validate=True)
         alarms += [f"{name}: {v}" for v in result.verdicts if v.status == "counterexample"]
     total = time.perf_counter() - started
@@ -135,6 +142,10 @@ def main(argv: list[str] | None = None) -> int:
     median, p95 = statistics.median(everything), percentile(everything, 0.95)
     print(f"goal: median < 100 ms ({'met' if median < 100 else 'NOT met'}: {median:.1f}), "
           f"p95 < 1000 ms ({'met' if p95 < 1000 else 'NOT met'}: {p95:.1f})")
+    if args.slowest:
+        print(f"the {args.slowest} slowest:")
+        for seconds, name, shown in sorted(slow, reverse=True)[:args.slowest]:
+            print(f"  {1000 * seconds:8.1f} ms  {name}: {shown if len(shown) <= 110 else shown[:107] + '...'}")
     if alarms:
         print("counterexamples (false alarms, or bugs the passes really have):")
         for alarm in alarms:

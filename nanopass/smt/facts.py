@@ -96,10 +96,11 @@ def range_verdicts(pass_name: str, before: Graph, after: Graph, options: Options
     ranges = after.annotation("ranges")
     if not ranges:
         return []
-    return [_check(pass_name, after, name, ranges, options) for name in entry_functions(after)]
+    return [function_range_verdict(pass_name, after, name, ranges, options) for name in entry_functions(after)]
 
 
-def _check(pass_name: str, graph: Graph, name: str, ranges: Any, options: Options) -> Verdict:
+def function_range_verdict(pass_name: str, graph: Graph, name: str, ranges: Any, options: Options) -> Verdict:
+    """Whether the ``ranges`` facts hold on every run of the entry function ``name`` (one z3 question)."""
     def verdict(status: str, detail: str) -> Verdict:
         return Verdict(pass_name, name, status, detail)
 
