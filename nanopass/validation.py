@@ -15,7 +15,7 @@ wrote or changed (`nanopass.smt` registers one for ``ranges``).
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Callable
 
 import attrs
 
@@ -91,7 +91,13 @@ def refinement_verdicts(pass_name: str, before: Graph, after: Graph) -> list[Ver
     if not changed:
         return []
     semantics = current_semantics()
-    return [_guarded(lambda: semantics(pass_name, before, after, name), pass_name, name) for name in changed]
+    verdicts = []
+    for name in changed:
+        try:
+            verdicts.append(semantics(pass_name, before, after, name))
+        except Exception as error:  # noqa: BLE001 - a bug of the validator, reported as a verdict
+            verdicts.append(_raised(pass_name, name, error))
+    return verdicts
 
 
 def annotation_verdicts(pass_name: str, before: Graph, after: Graph) -> list[Verdict]:
@@ -100,15 +106,13 @@ def annotation_verdicts(pass_name: str, before: Graph, after: Graph) -> list[Ver
     verdicts = []
     for table, check in FACT_CHECKS.items():
         if table in after.annotations and after.annotation(table) != before.annotation(table):
-            verdicts.extend(_guarded(lambda: check(pass_name, before, after), pass_name, "*", many=True))
+            try:
+                verdicts.extend(check(pass_name, before, after))
+            except Exception as error:  # noqa: BLE001 - a bug of the validator, reported as a verdict
+                verdicts.append(_raised(pass_name, "*", error))
     return verdicts
 
 
-def _guarded(ask: Callable[[], Any], pass_name: str, function: str, many: bool = False) -> Any:
-    """``ask()``; a validator that raises gives an ``unknown`` verdict saying so, never a proof (and never a
-    traceback in the middle of a user's pipeline)."""
-    try:
-        return ask()
-    except Exception as error:  # noqa: BLE001 - a bug of the validator, reported as a verdict
-        failed = Verdict(pass_name, function, "unknown", f"{VALIDATOR_RAISED} {type(error).__name__}: {error}")
-        return [failed] if many else failed
+def _raised(pass_name: str, function: str, error: Exception) -> Verdict:
+    """A validator that raised: ``unknown``, saying so (never a proof, and no traceback in a user's pipeline)."""
+    return Verdict(pass_name, function, "unknown", f"{VALIDATOR_RAISED} {type(error).__name__}: {error}")

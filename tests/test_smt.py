@@ -439,7 +439,6 @@ def test_a_range_that_no_value_of_its_type_lies_in_is_violated_by_every_value():
     assert outside(Scalar("uint8", z3.BitVec("v", 8)), Interval(-8, 255)) is None
 
 
-
 @pytest.mark.parametrize("slow", ["start", "stop"])
 def test_a_deadline_landing_as_a_replay_starts_or_ends_is_not_sent_on_to_other_threads(monkeypatch, slow):
     # The watchdog sends its deadline to a thread id.  One landing while the replay started or stopped its

@@ -229,7 +229,12 @@ def test_no_example_gets_a_counterexample_through_the_default_pipeline(path):
     graph = parse(path.read_bytes(), filename=str(path))
     result = default_pipeline().run(graph, validate=True)
     assert result.verdicts
-    assert [str(v) for v in result.verdicts if v.status == "counterexample" or VALIDATOR_RAISED in v.detail] == []
+    assert alarms(result.verdicts) == []
+
+
+def alarms(verdicts) -> list[str]:
+    """Counterexamples, and verdicts of a validator that raised."""
+    return [str(v) for v in verdicts if v.status == "counterexample" or VALIDATOR_RAISED in v.detail]
 
 
 def _generated_programs_validate(seeds: range) -> None:
@@ -238,8 +243,7 @@ def _generated_programs_validate(seeds: range) -> None:
     for seed in seeds:
         graph = parse(generated_program(seed, **VALIDATION_PROFILE).source, filename=f"generated{seed}.clef")
         result = pipeline.run(graph, validate=True)
-        alarms = [str(v) for v in result.verdicts if v.status == "counterexample" or VALIDATOR_RAISED in v.detail]
-        assert alarms == [], (seed, alarms)
+        assert alarms(result.verdicts) == [], seed
         statuses |= {v.status for v in result.verdicts}
     assert "validated" in statuses
 

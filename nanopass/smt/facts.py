@@ -17,18 +17,16 @@ is); a timeout or an unencodable function is ``unknown``.
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import z3
 
 from nanopass.graph import Graph
 from nanopass.smt import scalars
-from nanopass.smt.abstraction import abstract
 from nanopass.smt.encoder import Machine, Options, Program, Shared
 from nanopass.smt.host import ReplayError, describe_runtime, runtime_value
 from nanopass.smt.layouts import Layouts, fresh
-from nanopass.smt.refinement import ABSTRACT_MS, parameter_types, solve
+from nanopass.smt.refinement import parameter_types, solve, solve_abstracted_first
 from nanopass.smt.values import BITS, Scalar, Unsupported
 from nanopass.validation import Verdict
 
@@ -131,16 +129,7 @@ def function_range_verdict(pass_name: str, graph: Graph, name: str, ranges: Any,
            z3.Not(z3.Or(*machine.exceeded)) if machine.exceeded else z3.BoolVal(True)]
     query = pre + [z3.Or([v for _, _, v in violations])]
     bounds = sorted(machine.bounds)
-    # First with float operators and products uninterpreted (as refinement does): a proof there holds for
-    # the real operators; a model there may be spurious, so only the precise query can show one.
-    # Both questions share the timeout, as refinement's do.
-    started = time.monotonic()
-    abstracted, changed = abstract(query)
-    result = z3.unknown
-    if changed:
-        result, _, _ = solve(abstracted, min(ABSTRACT_MS, options.timeout_ms // 4))
-    if result != z3.unsat:
-        result, model, why = solve(query, max(1, options.timeout_ms - int(1000 * (time.monotonic() - started))))
+    result, model, why = solve_abstracted_first(query, options.timeout_ms)
     if result == z3.unsat:
         checked = len({n for n, _, _ in violations})
         return verdict("validated", f"(ranges of {checked} values hold" + (f"; {', '.join(bounds)})" if bounds else ")"))

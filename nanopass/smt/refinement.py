@@ -167,18 +167,18 @@ def solve(assertions: list[z3.BoolRef], timeout_ms: int) -> tuple[z3.CheckSatRes
     return result, model, solver.reason_unknown() if result == z3.unknown else ""
 
 
-def bounded_inputs(within: list[z3.BoolRef], left: Any) -> z3.CheckSatResult:
-    """Whether some input keeps every run ``within`` its bounds.  With floating point abstracted first: no
-    such input there is none at all; an input there that the precise formulas accept (z3's evaluator computes
-    the real operators) is one; otherwise the precise question is asked (``left()``: the milliseconds left)."""
-    abstracted, changed = abstract(within)
+def solve_abstracted_first(formulas: list[z3.BoolRef], timeout_ms: int) -> tuple[z3.CheckSatResult,
+                                                                                  z3.ModelRef | None, str]:
+    """`solve`, asked first with floating point and products uninterpreted (`abstract`): ``unsat`` there holds
+    for the real operators; a model there counts when the precise formulas accept it (z3's evaluator computes
+    the real operators); otherwise the precise question is asked, in the time left of ``timeout_ms``."""
+    started = time.monotonic()
+    abstracted, changed = abstract(formulas)
     if changed:
-        result, model, _ = solve(abstracted, max(1, min(ABSTRACT_MS, left())))
-        if result == z3.unsat:
-            return result
-        if result == z3.sat and z3.is_true(model.eval(z3.And(within), model_completion=True)):
-            return result
-    return solve(within, max(1, left()))[0]
+        result, model, why = solve(abstracted, max(1, min(ABSTRACT_MS, timeout_ms // 4)))
+        if result == z3.unsat or result == z3.sat and z3.is_true(model.eval(z3.And(formulas), model_completion=True)):
+            return result, model, why
+    return solve(formulas, max(1, timeout_ms - int(1000 * (time.monotonic() - started))))
 
 
 def small_inputs(query: Query) -> list[z3.BoolRef]:
@@ -264,7 +264,7 @@ def _decide(verdict: Any, before: Graph, after: Graph, name: str, options: Optio
 
     def proved() -> Verdict:
         if bounds:
-            if bounded_inputs(pre[1:], left) == z3.unsat:
+            if solve_abstracted_first(pre[1:], left())[0] == z3.unsat:  # some input within the bounds?
                 return _fallback(verdict, before, after, name, options,
                                  f"the bounds ({', '.join(bounds)}) leave no input to check")
             return verdict("validated", f"({', '.join(bounds)})")
