@@ -45,7 +45,10 @@ Annotation tables written by the analysis (plain data, so they print):
 * ``supervised``: post node id -> timeout in seconds, for dynamic callees.
 
 Validation obligation: an analysis edits no node (checked by `Analysis`);
-the verdict carries its own certificate, checked as above.
+the verdict carries its own certificate, checked as above; and with
+validation on, `rank_verdicts` checks the ``deadlock_rank`` table as written
+(the hook's fact check for that table, as `nanopass.smt` checks ``ranges``):
+z3 and the edge-by-edge check on the wait-for graph rebuilt from the graph.
 """
 
 from __future__ import annotations
@@ -65,6 +68,7 @@ from nanopass.graph import Graph
 from nanopass.language import Language
 from nanopass.languages import Elaborated
 from nanopass.pass_ import Analysis, PassContext, register
+from nanopass.validation import FACT_CHECKS, Verdict
 
 DEADLOCK_FREE = "deadlock-free"
 DEADLOCK = "deadlock"
@@ -464,6 +468,25 @@ def check_deadlock(graph: Graph, method: str = "scc", z3_timeout_ms: int = 60_00
     """The deadlock report of a module (at the Clef or Elaborated level)."""
     with _cyclic_gc_paused():
         return report(wait_for_graph(graph), method, z3_timeout_ms)
+
+
+def rank_verdicts(pass_name: str, before: Graph, after: Graph) -> list[Verdict]:
+    """The validation hook's check of the ``deadlock_rank`` facts: on the wait-for graph rebuilt from
+    ``after``, every actor is ranked and z3 accepts the rank constraint r(u) > r(v) on every edge."""
+    written = after.annotation("deadlock_rank")
+    wait_for = wait_for_graph(after)
+    digraph = wait_for.digraph
+    ranks = {name: written[node] for name, node in wait_for.actors.items() if node in written}
+    try:
+        check_ranks(digraph, ranks)
+        _z3_check_constant_ranks(digraph, ranks, _z3_context())
+    except CertificateError as error:
+        return [Verdict(pass_name, "*", "counterexample", f"deadlock ranks: {error}")]
+    return [Verdict(pass_name, "*", "validated", f"(the rank constraint holds on {digraph.number_of_edges()} "
+                                                  "wait-for edges)")]
+
+
+FACT_CHECKS["deadlock_rank"] = rank_verdicts
 
 
 # -- the analysis --------------------------------------------------------------------------

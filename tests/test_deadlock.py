@@ -12,7 +12,8 @@ import pytest
 from nanopass import Builder, DiagnosticError, Graph, PassContext, Pipeline, Span
 from nanopass.languages import Elaborated
 from nanopass.passes.deadlock import (DEADLOCK, DEADLOCK_FREE, DYNAMIC_REASON, MODULE_KEY, NO_ACTORS,
-                                      CertificateError, Deadlock, check_deadlock, check_ranks, decide)
+                                      CertificateError, Deadlock, check_deadlock, check_ranks, decide,
+                                      rank_verdicts)
 
 FILE = "actors.clef"
 EXAMPLE = Path("/work/shared/examples/actors.clef")
@@ -440,3 +441,15 @@ def test_tables_print_parse_back_and_the_interpreter_runs_the_supervised_post():
     for table in ("deadlock", "deadlock_rank", "supervised"):
         assert back.annotation(table) == analysed.annotation(table)
     assert run_graph(analysed, "run", 7) == 14
+
+
+def test_validation_checks_the_ranks_as_written_with_z3():
+    graph = actors_example()
+    verdicts = Pipeline.parse("deadlock").run(graph, validate=True).verdicts
+    assert [(v.function, v.status, v.detail) for v in verdicts if "rank" in v.detail] == [
+        ("*", "validated", "(the rank constraint holds on 3 wait-for edges)")]
+    analysed = Pipeline.parse("deadlock").run(graph).graph
+    ids = {node.attr("name"): i for i, node in analysed.top_level()}
+    wrong = analysed.annotate("deadlock_rank", {**analysed.annotation("deadlock_rank"), ids["parser"]: 0})
+    [verdict] = rank_verdicts("deadlock", graph, wrong)
+    assert verdict.status == "counterexample" and "('parser', 'catalog')" in verdict.detail
